@@ -4,6 +4,12 @@
 // into the outcomes of CONTRACT.md. It never logs and never touches message
 // acknowledgements: it returns values and typed errors (result.go).
 //
+// Portal permissions are not part of a contact's row. With
+// PermissionsCustomTable the client reads them from the allow-listed
+// contact_permissions table and sends them back; with PermissionsCommand
+// it sends only what the command carries, and Perfex removes the
+// permissions of a contact updated by a command that carries none.
+//
 // The wire behaviour it expects is written down in docs/perfex-wire.md.
 package crm
 

@@ -20,13 +20,18 @@ type PermanentError struct {
 	Status int
 	// FieldErrors are Perfex's per-field messages, keyed by field name.
 	FieldErrors map[string]string
-	// Message is Perfex's own message, if any.
+	// Message is Perfex's own message, if any, or the client's account
+	// of the outcome when Perfex's message alone does not explain it.
+	// Secrets are masked.
 	Message string
 	// Excerpt is the start of Perfex's reply with secrets removed.
 	Excerpt string
 }
 
 func (e *PermanentError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("%s (HTTP %d)", e.Reason, e.Status)
+	}
 	return fmt.Sprintf("%s (HTTP %d): %s", e.Reason, e.Status, e.Message)
 }
 
