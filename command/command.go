@@ -131,6 +131,7 @@ type ValidationError struct {
 	Detail string
 }
 
+// Error returns the code, the field and the detail, separated by colons.
 func (e *ValidationError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Code)

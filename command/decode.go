@@ -13,11 +13,16 @@ import (
 )
 
 // Decode parses and validates a command received on subject. It is strict:
-// unknown fields, null values, wrong types, trailing data, a body over
-// MaxSize, or a subject that disagrees with the body are malformed; an
-// unknown type is an unknown operation; a bad data.email is an invalid
-// email. Every error is a *ValidationError naming the problem. Pass an
-// empty subject to skip the subject check (for example when publishing).
+// unknown or repeated fields, null values, wrong types, trailing data, a
+// body over MaxSize or not UTF-8, or a subject that disagrees with the body
+// are malformed; an unknown type is an unknown operation; a bad data.email
+// is an invalid email. Every error is a *ValidationError naming the problem
+// and, when there is one, the field. Pass an empty subject to skip the
+// subject check (for example when publishing).
+//
+// The type is looked at first: a command of a type this worker does not
+// know is an unknown operation whatever its other fields hold, so that it
+// can be replayed once the worker learns the type.
 //
 // On success the returned command's email, if any, is the bare address that
 // will reach Perfex (see ValidateEmail).
@@ -29,43 +34,33 @@ func Decode(subject string, body []byte) (Command, error) {
 		return Command{}, malformed("", "body is not valid UTF-8")
 	}
 
-	var top map[string]json.RawMessage
-	if err := decodeStrict(body, &top); err != nil {
-		return Command{}, malformed("", "body is not a JSON object: %s", jsonProblem(err))
+	members, err := readObject(body)
+	if err != nil {
+		return Command{}, malformed("", "body %s", err)
 	}
-	for key, raw := range top {
-		switch key {
-		case "id", "type", "contact_id", "occurred_at", "data":
-		default:
-			return Command{}, malformed(key, "unknown field")
-		}
-		if isNull(raw) {
-			return Command{}, malformed(key, "must not be null")
-		}
+	top := make(map[string]json.RawMessage, len(members))
+	for _, m := range members {
+		top[m.key] = m.raw
 	}
 
 	var cmd Command
-	if err := decodeField(top, "id", &cmd.ID); err != nil {
+	if err := decodeString("type", top["type"], &cmd.Type); err != nil {
 		return Command{}, err
 	}
-	if err := decodeField(top, "type", &cmd.Type); err != nil {
+	if err := checkType(cmd.Type); err != nil {
 		return Command{}, err
-	}
-	if err := decodeField(top, "contact_id", &cmd.ContactID); err != nil {
-		return Command{}, err
-	}
-	if raw, ok := top["occurred_at"]; ok {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return Command{}, malformed("occurred_at", "must be an RFC 3339 timestamp string")
-		}
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return Command{}, malformed("occurred_at", "must be an RFC 3339 timestamp: %q", s)
-		}
-		cmd.OccurredAt = &t
 	}
 
+	for _, m := range members {
+		if err := decodeTopField(&cmd, m); err != nil {
+			return Command{}, err
+		}
+	}
+	for _, key := range []string{"id", "contact_id", "data"} {
+		if _, ok := top[key]; !ok {
+			return Command{}, malformed(key, "is required")
+		}
+	}
 	if err := cmd.checkEnvelope(); err != nil {
 		return Command{}, err
 	}
@@ -75,153 +70,403 @@ func Decode(subject string, body []byte) (Command, error) {
 		}
 	}
 
-	raw, ok := top["data"]
-	if !ok {
-		return Command{}, malformed("data", "is required")
-	}
-	data, err := decodeData(raw)
-	if err != nil {
-		return Command{}, err
-	}
-	cmd.Data = data
-
 	if err := cmd.Data.validate(); err != nil {
 		return Command{}, err
 	}
 	return cmd, nil
 }
 
-// Validate checks a command built in Go the way Decode checks one received
-// from the wire, and normalises its email to the bare address.
-func (c *Command) Validate() error {
-	if err := c.checkEnvelope(); err != nil {
-		return err
+// decodeTopField decodes one top-level member into cmd. The type was
+// decoded already.
+func decodeTopField(cmd *Command, m member) error {
+	if isNull(m.raw) {
+		if !isTopField(m.key) {
+			return malformed(clip(m.key), "unknown field")
+		}
+		return malformed(m.key, "must not be null")
 	}
-	return c.Data.validate()
+
+	switch m.key {
+	case "type":
+		return nil
+	case "id":
+		return decodeString("id", m.raw, &cmd.ID)
+	case "contact_id":
+		return decodeInteger("contact_id", m.raw, &cmd.ContactID)
+	case "occurred_at":
+		var s string
+		if err := decodeString("occurred_at", m.raw, &s); err != nil {
+			return err
+		}
+		t, err := parseTimestamp(s)
+		if err != nil {
+			return err
+		}
+		cmd.OccurredAt = &t
+		return nil
+	case "data":
+		data, err := decodeData(m.raw)
+		if err != nil {
+			return err
+		}
+		cmd.Data = data
+		return nil
+	}
+	return malformed(clip(m.key), "unknown field")
 }
 
-func (c *Command) checkEnvelope() error {
-	switch {
-	case strings.TrimSpace(c.ID) == "":
-		return malformed("id", "is required and must not be blank")
-	case len(c.ID) > 256:
-		return malformed("id", "is longer than 256 bytes")
-	case c.Type == "":
-		return malformed("type", "is required")
-	case c.ContactID <= 0:
-		return malformed("contact_id", "must be a positive integer, got %d", c.ContactID)
-	case c.Type != TypeContactUpdate:
-		return &ValidationError{Code: CodeUnknownOperation, Field: "type", Detail: fmt.Sprintf("%q is not an operation this worker knows", c.Type)}
+// topFields are the top-level members a command may carry, in wire order.
+var topFields = []string{"id", "type", "contact_id", "occurred_at", "data"}
+
+func isTopField(key string) bool {
+	for _, f := range topFields {
+		if f == key {
+			return true
+		}
 	}
-	return nil
+	return false
 }
 
+// parseTimestamp reads an RFC 3339 timestamp. It refuses what Go's parser
+// tolerates beyond RFC 3339 and what would not survive re-encoding.
+func parseTimestamp(s string) (time.Time, error) {
+	const example = "2026-12-03T10:00:00Z"
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || strings.Contains(s, ",") { // Go also reads a comma before the fraction
+		return time.Time{}, malformed("occurred_at", "must be an RFC 3339 timestamp such as %s, got %s",
+			example, quoteClipped(s))
+	}
+	if _, err := t.MarshalJSON(); err != nil {
+		return time.Time{}, malformed("occurred_at", "has a time zone offset outside ±23:59: %s",
+			quoteClipped(s))
+	}
+	return t, nil
+}
+
+// checkSubject checks that subject is <prefix>.cmd.contact.update.<id> with
+// id the body's contact_id written as Subject writes it.
 func checkSubject(subject string, contactID int64) error {
-	i := strings.LastIndexByte(subject, '.')
-	tail := subject[i+1:]
-	if !strings.Contains(subject, ".cmd.contact.update.") {
-		return malformed("", "subject %q is not a contact update subject", subject)
+	const infix = ".cmd.contact.update."
+	i := strings.LastIndex(subject, infix)
+	if i <= 0 || strings.Contains(subject[i+len(infix):], ".") {
+		return malformed("", "subject %s is not a contact update subject", quoteClipped(subject))
 	}
-	id, err := strconv.ParseInt(tail, 10, 64)
-	if err != nil || id != contactID {
-		return malformed("contact_id", "subject %q names contact %q but the body says %d", subject, tail, contactID)
+	tail := subject[i+len(infix):]
+	if tail != strconv.FormatInt(contactID, 10) {
+		return malformed("contact_id", "subject %s names contact %s but the body says %d",
+			quoteClipped(subject), quoteClipped(tail), contactID)
 	}
 	return nil
 }
 
-// dataFields is every key data may carry.
-var dataFields = map[string]bool{
-	"userid": true, "firstname": true, "lastname": true, "email": true,
-	"phonenumber": true, "title": true, "direction": true, "is_primary": true,
-	"password": true, "active": true, "permissions": true,
-	"invoice_emails": true, "estimate_emails": true, "credit_note_emails": true,
-	"contract_emails": true, "task_emails": true, "project_emails": true,
-	"ticket_emails": true,
+// dataFields maps each key data may carry to the ContactData field it
+// fills. It is the one list of accepted keys; tests check it against the
+// struct tags and the JSON Schema.
+var dataFields = map[string]func(d *ContactData) any{
+	"userid":             func(d *ContactData) any { return &d.UserID },
+	"firstname":          func(d *ContactData) any { return &d.FirstName },
+	"lastname":           func(d *ContactData) any { return &d.LastName },
+	"email":              func(d *ContactData) any { return &d.Email },
+	"phonenumber":        func(d *ContactData) any { return &d.PhoneNumber },
+	"title":              func(d *ContactData) any { return &d.Title },
+	"direction":          func(d *ContactData) any { return &d.Direction },
+	"is_primary":         func(d *ContactData) any { return &d.IsPrimary },
+	"password":           func(d *ContactData) any { return &d.Password },
+	"active":             func(d *ContactData) any { return &d.Active },
+	"invoice_emails":     func(d *ContactData) any { return &d.InvoiceEmails },
+	"estimate_emails":    func(d *ContactData) any { return &d.EstimateEmails },
+	"credit_note_emails": func(d *ContactData) any { return &d.CreditNoteEmails },
+	"contract_emails":    func(d *ContactData) any { return &d.ContractEmails },
+	"task_emails":        func(d *ContactData) any { return &d.TaskEmails },
+	"project_emails":     func(d *ContactData) any { return &d.ProjectEmails },
+	"ticket_emails":      func(d *ContactData) any { return &d.TicketEmails },
+	"permissions":        func(d *ContactData) any { return &d.Permissions },
 }
 
 func decodeData(raw json.RawMessage) (ContactData, error) {
-	var fields map[string]json.RawMessage
-	if err := decodeStrict(raw, &fields); err != nil {
-		return ContactData{}, malformed("data", "must be a JSON object: %s", jsonProblem(err))
+	members, err := readObject(raw)
+	if err != nil {
+		return ContactData{}, malformed("data", "%s", err)
 	}
-	if len(fields) == 0 {
+	if len(members) == 0 {
 		return ContactData{}, malformed("data", "must set at least one field")
-	}
-	for key, v := range fields {
-		if !dataFields[key] {
-			return ContactData{}, malformed("data."+key, "unknown field")
-		}
-		if isNull(v) {
-			return ContactData{}, malformed("data."+key, "must not be null")
-		}
 	}
 
 	var d ContactData
-	if err := decodeStrict(raw, &d); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return ContactData{}, malformed("data."+te.Field, "must be %s, got a JSON %s", goTypeName(te.Type.Kind().String()), te.Value)
+	for _, m := range members {
+		target, ok := dataFields[m.key]
+		if !ok {
+			return ContactData{}, malformed("data."+clip(m.key), "unknown field")
 		}
-		return ContactData{}, malformed("data", "%s", jsonProblem(err))
+		field := "data." + m.key
+		if isNull(m.raw) {
+			return ContactData{}, malformed(field, "must not be null")
+		}
+
+		var err error
+		switch p := target(&d).(type) {
+		case **string:
+			*p = new(string)
+			err = decodeString(field, m.raw, *p)
+		case **bool:
+			*p = new(bool)
+			err = decodeBool(field, m.raw, *p)
+		case **int64:
+			*p = new(int64)
+			err = decodeInteger(field, m.raw, *p)
+		case **[]int:
+			*p = new([]int)
+			err = decodeIntArray(field, m.raw, *p)
+		default:
+			panic(fmt.Sprintf("command: no decoder for %s (%T)", field, p))
+		}
+		if err != nil {
+			return ContactData{}, err
+		}
 	}
 	return d, nil
 }
 
-func decodeField(top map[string]json.RawMessage, key string, dst any) error {
-	raw, ok := top[key]
-	if !ok {
-		return malformed(key, "is required")
+func decodeString(field string, raw json.RawMessage, dst *string) error {
+	switch {
+	case raw == nil:
+		return malformed(field, "is required")
+	case isNull(raw):
+		return malformed(field, "must not be null")
+	case raw[0] != '"':
+		return malformed(field, "must be a string, got %s", jsonKind(raw))
+	case hasLoneSurrogate(raw):
+		// encoding/json would turn it into U+FFFD without a word.
+		return malformed(field, "has an escaped UTF-16 surrogate that is not part of a pair")
 	}
-	if err := json.Unmarshal(raw, dst); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return malformed(key, "must be %s, got a JSON %s", goTypeName(te.Type.Kind().String()), te.Value)
-		}
-		return malformed(key, "%s", jsonProblem(err))
+	return json.Unmarshal(raw, dst)
+}
+
+func decodeBool(field string, raw json.RawMessage, dst *bool) error {
+	if raw[0] != 't' && raw[0] != 'f' {
+		return malformed(field, "must be a boolean, got %s", jsonKind(raw))
 	}
+	return json.Unmarshal(raw, dst)
+}
+
+func decodeInteger(field string, raw json.RawMessage, dst *int64) error {
+	if c := raw[0]; c != '-' && (c < '0' || c > '9') {
+		return malformed(field, "must be an integer, got %s", jsonKind(raw))
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return malformed(field,
+			"must be an integer within 64 bits, written without fraction or exponent, got %s",
+			clip(string(raw)))
+	}
+	*dst = n
 	return nil
 }
 
-// decodeStrict decodes one JSON value with unknown fields refused and
-// nothing allowed after it.
-func decodeStrict(data []byte, dst any) error {
+func decodeIntArray(field string, raw json.RawMessage, dst *[]int) error {
+	if raw[0] != '[' {
+		return malformed(field, "must be an array of integers, got %s", jsonKind(raw))
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(raw, &elems); err != nil {
+		return malformed(field, "%s", err)
+	}
+	out := make([]int, 0, len(elems))
+	for i, e := range elems {
+		e = bytes.TrimSpace(e)
+		name := fmt.Sprintf("%s[%d]", field, i)
+		if isNull(e) {
+			return malformed(name, "must not be null")
+		}
+		var n int64
+		if err := decodeInteger(name, e, &n); err != nil {
+			return err
+		}
+		if int64(int(n)) != n {
+			return malformed(name, "is out of range")
+		}
+		out = append(out, int(n))
+	}
+	*dst = out
+	return nil
+}
+
+// member is one name/value pair of a JSON object, the value undecoded.
+type member struct {
+	key string
+	raw json.RawMessage
+}
+
+// readObject reads data as exactly one JSON object and returns its members
+// in order. Repeated names are refused: parsers disagree on which one wins,
+// so a command carrying two could mean different things to different
+// readers. The error says what is wrong, to follow a subject such as "body".
+func readObject(data []byte) ([]member, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		return err
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, syntaxProblem(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, fmt.Errorf("must be a JSON object, got %s", tokenKind(tok))
+	}
+
+	members := make([]member, 0, len(dataFields))
+	var seen map[string]bool // used once members outgrow a linear search
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, syntaxProblem(err)
+		}
+		key := tok.(string) // Token only returns a string in name position.
+		if repeated(members, &seen, key) {
+			return nil, fmt.Errorf("repeats the field %s", quoteClipped(key))
+		}
+
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, syntaxProblem(err)
+		}
+		members = append(members, member{key: key, raw: bytes.TrimSpace(raw)})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, syntaxProblem(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("unexpected data after the JSON value")
+		return nil, errors.New("has data after the JSON object")
 	}
-	return nil
+	return members, nil
+}
+
+// repeated reports whether key is among members, keeping *seen (created
+// when first needed) in step so long objects stay linear.
+func repeated(members []member, seen *map[string]bool, key string) bool {
+	const linear = 32
+	if len(members) < linear {
+		for _, m := range members {
+			if m.key == key {
+				return true
+			}
+		}
+		return false
+	}
+	if *seen == nil {
+		*seen = make(map[string]bool, 2*len(members))
+		for _, m := range members {
+			(*seen)[m.key] = true
+		}
+	}
+	if (*seen)[key] {
+		return true
+	}
+	(*seen)[key] = true
+	return false
+}
+
+func syntaxProblem(err error) error {
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		problem := strings.TrimPrefix(se.Error(), "json: ")
+		return fmt.Errorf("is not valid JSON: %s at byte %d", problem, se.Offset)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("is not valid JSON: it ends too soon")
+	}
+	return fmt.Errorf("is not valid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
 }
 
 func isNull(raw json.RawMessage) bool {
-	return bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
+	return string(raw) == "null"
 }
 
-func goTypeName(kind string) string {
-	switch kind {
-	case "int64", "int":
-		return "an integer"
-	case "string":
-		return "a string"
-	case "bool":
-		return "a boolean"
-	case "slice":
-		return "an array of integers"
-	default:
-		return kind
+// jsonKind names the kind of JSON value raw holds, for messages.
+func jsonKind(raw json.RawMessage) string {
+	switch raw[0] {
+	case '"':
+		return "a JSON string"
+	case '{':
+		return "a JSON object"
+	case '[':
+		return "a JSON array"
+	case 't', 'f':
+		return "a JSON boolean"
+	case 'n':
+		return "null"
 	}
+	return "the JSON number " + clip(string(raw))
 }
 
-func jsonProblem(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("%s at byte %d", se.Error(), se.Offset)
+func tokenKind(tok json.Token) string {
+	switch tok.(type) {
+	case json.Delim:
+		return "a JSON array"
+	case string:
+		return "a JSON string"
+	case bool:
+		return "a JSON boolean"
+	case nil:
+		return "null"
 	}
-	if errors.Is(err, io.EOF) {
-		return "empty body"
+	return "a JSON number"
+}
+
+// hasLoneSurrogate reports whether the JSON string raw has a \u escape of a
+// UTF-16 surrogate that is not half of a well-formed pair.
+func hasLoneSurrogate(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if i+1 < len(raw) && raw[i+1] != 'u' {
+			i++ // a two-character escape such as \\ or \"
+			continue
+		}
+		r := hex4(raw, i+2)
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true
+		case r >= 0xD800 && r <= 0xDBFF:
+			if i+6 > len(raw) || !bytes.HasPrefix(raw[i+6:], []byte(`\u`)) {
+				return true
+			}
+			if low := hex4(raw, i+8); low < 0xDC00 || low > 0xDFFF {
+				return true
+			}
+			i += 11
+		default:
+			i += 5
+		}
 	}
-	return strings.TrimPrefix(err.Error(), "json: ")
+	return false
+}
+
+// hex4 reads four hex digits at raw[i:], or returns -1.
+func hex4(raw []byte, i int) int {
+	if i+4 > len(raw) {
+		return -1
+	}
+	n, err := strconv.ParseUint(string(raw[i:i+4]), 16, 16)
+	if err != nil {
+		return -1
+	}
+	return int(n)
+}
+
+// maxEcho is the most of a received value an error message repeats.
+const maxEcho = 64
+
+// clip shortens s for an error message.
+func clip(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	cut := maxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func quoteClipped(s string) string {
+	return strconv.Quote(clip(s))
 }
