@@ -119,6 +119,10 @@ type Faults struct {
 	// Methods, when not empty, limits faults to requests with these
 	// methods ("PUT", "GET").
 	Methods []string
+	// Contacts, when not empty, limits faults to requests for these
+	// contact ids (GET and PUT /contacts/{id}): a poison contact whose
+	// requests keep failing while the others succeed.
+	Contacts []int64
 	// Max, when positive, stops faulting after that many faults: Rate 1
 	// and Max 1 fault exactly the next request.
 	Max int
@@ -149,6 +153,7 @@ func (f Faults) withDefaults() Faults {
 	}
 	f.Kinds = slices.Clone(f.Kinds)
 	f.Methods = slices.Clone(f.Methods)
+	f.Contacts = slices.Clone(f.Contacts)
 	return f
 }
 
@@ -183,8 +188,9 @@ func (fs *faultState) config() Faults {
 	return fs.cfg
 }
 
-// decide picks the fault for one request with method, 0 for none.
-func (fs *faultState) decide(method string) FaultKind {
+// decide picks the fault for one request with method for contact (0 when
+// the request is not about one contact), 0 for none.
+func (fs *faultState) decide(method string, contact int64) FaultKind {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 
@@ -193,6 +199,8 @@ func (fs *faultState) decide(method string) FaultKind {
 	case c.Rate <= 0 || len(c.Kinds) == 0:
 		return 0
 	case len(c.Methods) > 0 && !slices.Contains(c.Methods, method):
+		return 0
+	case len(c.Contacts) > 0 && !slices.Contains(c.Contacts, contact):
 		return 0
 	case c.Max > 0 && fs.served >= c.Max:
 		return 0

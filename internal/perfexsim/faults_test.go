@@ -276,6 +276,10 @@ func TestFaultSelection(t *testing.T) {
 		{"max_limits_count", Faults{Rate: 1, Max: 2, Kinds: []FaultKind{FaultHTML503}}, http.MethodGet, 2},
 		{"methods_filter", Faults{Rate: 1, Methods: []string{http.MethodPut},
 			Kinds: []FaultKind{FaultHTML503}}, http.MethodGet, 0},
+		{"other_contact_spared", Faults{Rate: 1, Contacts: []int64{2},
+			Kinds: []FaultKind{FaultHTML503}}, http.MethodGet, 0},
+		{"poison_contact_faulted", Faults{Rate: 1, Contacts: []int64{1},
+			Kinds: []FaultKind{FaultHTML503}}, http.MethodGet, 5},
 		{"rate_zero", Faults{Kinds: []FaultKind{FaultHTML503}}, http.MethodGet, 0},
 		{"no_kinds", Faults{Rate: 1}, http.MethodGet, 0},
 	} {
@@ -308,7 +312,7 @@ func TestFaultRateIsSeeded(t *testing.T) {
 
 		var got []int
 		for i := range 200 {
-			if fs.decide(http.MethodPut) != 0 {
+			if fs.decide(http.MethodPut, 0) != 0 {
 				got = append(got, i)
 			}
 		}

@@ -134,7 +134,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	kind := s.faults.decide(r.Method)
+	kind := s.faults.decide(r.Method, ex.route.id)
 	if kind != 0 {
 		s.stats.fault(kind)
 	}
