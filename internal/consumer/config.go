@@ -1,0 +1,141 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/perfexworker/perfex-worker/internal/broker"
+)
+
+// Defaults for Config.
+const (
+	DefaultConcurrency     = 8
+	DefaultMaxDeliver      = 5
+	DefaultAckWait         = broker.DefaultAckWait
+	DefaultRetryInitial    = time.Second
+	DefaultRetryMax        = time.Minute
+	DefaultRetryMultiplier = 2.0
+	DefaultLocalRetries    = 2
+	DefaultOutageWindow    = time.Minute
+	DefaultProbeInterval   = 15 * time.Second
+	DefaultDrainTimeout    = 30 * time.Second
+)
+
+// Config tunes a Consumer. A zero field means its default.
+type Config struct {
+	// Names locates the command stream, the durable and the prefix.
+	Names broker.Names
+	// Concurrency bounds the commands this process holds and the Perfex
+	// updates it runs at once. The client buffer is the same size.
+	Concurrency int
+	// MaxDeliver is the worker's attempt limit: a command that still fails
+	// transiently on this delivery (counted by the server) is dead-lettered
+	// as max_deliveries, but only while Perfex is otherwise answering.
+	MaxDeliver int
+	// AckWait must equal the durable's AckWait; in-hand messages are kept
+	// alive every AckWait/3. When the durable says otherwise the shorter
+	// of the two is used and a warning logged.
+	AckWait time.Duration
+	// RetryInitial, RetryMax and RetryMultiplier shape the exponential
+	// backoff (with jitter) between attempts.
+	RetryInitial    time.Duration
+	RetryMax        time.Duration
+	RetryMultiplier float64
+	// LocalRetries is how many times a transient failure is retried in
+	// process before the message goes back to the server with a delay.
+	// Negative means none.
+	LocalRetries int
+	// OutageWindow is how recent another answer from Perfex must be for a
+	// transient failure to count as an attempt (see gate.go).
+	OutageWindow time.Duration
+	// ProbeInterval is how often Perfex is probed while the worker is held.
+	ProbeInterval time.Duration
+	// DrainTimeout bounds how long shutdown waits for in-flight updates.
+	DrainTimeout time.Duration
+	// WorkerID names this process in dead letters; default host-pid.
+	WorkerID string
+
+	// Provision, when set, is called when the durable (or its stream) is
+	// missing while binding, before trying again.
+	Provision func(ctx context.Context) error
+	// Observer, when set, is told every outcome (see Outcome).
+	Observer Observer
+	// OnReady, when set, is called each time the consumer is bound.
+	OnReady func()
+}
+
+func (c Config) withDefaults() Config {
+	c.Names = c.Names.WithDefaults()
+	setDefault(&c.Concurrency, DefaultConcurrency)
+	setDefault(&c.MaxDeliver, DefaultMaxDeliver)
+	setDefault(&c.AckWait, DefaultAckWait)
+	setDefault(&c.RetryInitial, DefaultRetryInitial)
+	setDefault(&c.RetryMax, DefaultRetryMax)
+	setDefault(&c.RetryMultiplier, DefaultRetryMultiplier)
+	setDefault(&c.OutageWindow, DefaultOutageWindow)
+	setDefault(&c.ProbeInterval, DefaultProbeInterval)
+	setDefault(&c.DrainTimeout, DefaultDrainTimeout)
+	switch {
+	case c.LocalRetries == 0:
+		c.LocalRetries = DefaultLocalRetries
+	case c.LocalRetries < 0:
+		c.LocalRetries = 0
+	}
+	if c.WorkerID == "" {
+		c.WorkerID = defaultWorkerID()
+	}
+	return c
+}
+
+func setDefault[T comparable](field *T, def T) {
+	var zero T
+	if *field == zero {
+		*field = def
+	}
+}
+
+func defaultWorkerID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "worker"
+	}
+	return host + "-" + strconv.Itoa(os.Getpid())
+}
+
+// Validate checks c after defaults are applied, naming the field and the
+// unit of anything out of range.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if err := c.Names.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Concurrency < 1 {
+		bad("invalid Concurrency: %d commands is below 1", c.Concurrency)
+	}
+	if c.MaxDeliver < 1 {
+		bad("invalid MaxDeliver: %d deliveries is below 1", c.MaxDeliver)
+	}
+	if c.AckWait < 300*time.Millisecond {
+		bad("invalid AckWait: %s is below 300ms", c.AckWait)
+	}
+	if c.RetryInitial < time.Millisecond {
+		bad("invalid RetryInitial: %s is below 1ms", c.RetryInitial)
+	}
+	if c.RetryMax < c.RetryInitial {
+		bad("invalid RetryMax: %s is below RetryInitial (%s)", c.RetryMax, c.RetryInitial)
+	}
+	if c.RetryMultiplier < 1 {
+		bad("invalid RetryMultiplier: %g is below 1", c.RetryMultiplier)
+	}
+	if c.OutageWindow < 0 || c.ProbeInterval < 0 || c.DrainTimeout < 0 {
+		bad("invalid OutageWindow, ProbeInterval or DrainTimeout: durations must not be negative")
+	}
+	return errors.Join(errs...)
+}

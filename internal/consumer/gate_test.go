@@ -1,0 +1,136 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	gocmp "github.com/google/go-cmp/cmp"
+
+	"github.com/perfexworker/perfex-worker/internal/crm"
+	"github.com/perfexworker/perfex-worker/internal/reason"
+)
+
+func TestOutageUsesNoAttempts(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.cfg.MaxDeliver = 1
+	down := func() error { return transient(0) }
+	f.applier.script(func(context.Context, int64, string, int) error { return down() }, down)
+	ids := []string{f.publish(1, "a"), f.publish(2, "b"), f.publish(3, "c")}
+
+	c, _ := f.start()
+
+	f.eventually("outage", func() bool { return c.Status().Outage })
+	if !c.Ready() {
+		t.Error("not ready during an outage; only a hold makes the worker unready")
+	}
+	// Let more than AckWait pass: in-hand messages must be kept alive, not
+	// redelivered, and nothing may be dead-lettered or handed back.
+	probes := f.applier.probeCount()
+	f.eventually("probing", func() bool { return f.applier.probeCount() >= probes+3 })
+	time.Sleep(testAckWait + testAckWait/4) // asserting an absence: time must pass
+	if n := f.consumerInfo().NumRedelivered; n != 0 {
+		t.Errorf("%d messages redelivered during the outage", n)
+	}
+	if n := len(f.rec.outcomes()); n != 0 {
+		t.Errorf("outcomes during the outage: %+v", f.rec.outcomes())
+	}
+	if calls := f.applier.totalCalls(); calls > len(ids) {
+		t.Errorf("%d updates during the outage; each command should wait after its first", calls)
+	}
+
+	f.applier.script(func(context.Context, int64, string, int) error { return nil }, func() error { return nil })
+
+	f.eventually("all applied", func() bool { return f.rec.count(Applied) == len(ids) })
+	for _, id := range ids {
+		if o := f.rec.final()[id]; o.Attempt != 1 {
+			t.Errorf("%s applied at attempt %d, want 1", id, o.Attempt)
+		}
+	}
+	if c.Status().Outage {
+		t.Error("still in outage")
+	}
+	if n := f.streamMsgs(f.names.DLQ); n != 0 {
+		t.Errorf("%d dead letters", n)
+	}
+}
+
+func TestHeldStopsUpdatesUntilProbeSucceeds(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	held := &crm.HeldError{Reason: reason.Authentication, Status: 401, Message: "Token is invalid"}
+	f.applier.script(
+		func(context.Context, int64, string, int) error { return held },
+		func() error { return held },
+	)
+	ids := []string{f.publish(1, "a"), f.publish(2, "b")}
+
+	c, _ := f.start()
+
+	f.eventually("held", func() bool { return c.Status().Held })
+	st := c.Status()
+	if st.HeldReason != reason.Authentication || st.HeldMessage != "Token is invalid" || c.Ready() {
+		t.Errorf("status = %+v, ready %v", st, c.Ready())
+	}
+	calls := f.applier.totalCalls()
+	ids = append(ids, f.publish(3, "c"))
+	probes := f.applier.probeCount()
+	f.eventually("probing", func() bool { return f.applier.probeCount() >= probes+3 })
+	if got := f.applier.totalCalls(); got != calls {
+		t.Errorf("%d updates while held, want none", got-calls)
+	}
+	if f.rec.count(Held) == 0 {
+		t.Error("no held outcome observed")
+	}
+
+	f.applier.script(func(context.Context, int64, string, int) error { return nil }, func() error { return nil })
+
+	f.eventually("all applied", func() bool { return f.rec.count(Applied) == len(ids) })
+	if c.Status().Held || !c.Ready() {
+		t.Errorf("status after resuming = %+v", c.Status())
+	}
+	if f.rec.count(Retried) != 0 || f.rec.count(DeadLettered) != 0 {
+		t.Errorf("outcomes = %+v", f.rec.outcomes())
+	}
+	f.eventually("command stream empty", func() bool { return f.streamMsgs(f.names.Commands) == 0 })
+}
+
+func TestRateLimitWaitsWithoutUsingAttempts(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.cfg.MaxDeliver = 1
+	f.cfg.LocalRetries = -1
+	wait := 300 * time.Millisecond
+	var limitedAt time.Time
+	f.applier.script(func(_ context.Context, _ int64, _ string, call int) error {
+		if call <= 2 {
+			limitedAt = time.Now()
+			return &crm.TransientError{Reason: reason.RateLimited, Status: 429, RetryAt: limitedAt.Add(wait), Err: errors.New("429")}
+		}
+		if time.Since(limitedAt) < wait {
+			t.Errorf("retried %s after the rate limit, before its reset", time.Since(limitedAt))
+		}
+		return nil
+	}, nil)
+	id := f.publish(1, "a")
+
+	f.start()
+
+	f.eventually("applied", func() bool { return f.rec.final()[id].Kind == Applied })
+	if diff := gocmp.Diff([]string{Applied}, kinds(f.rec.outcomes())); diff != "" {
+		t.Errorf("outcome kinds (-want +got):\n%s", diff)
+	}
+	if o := f.rec.final()[id]; o.Attempt != 1 {
+		t.Errorf("applied at attempt %d", o.Attempt)
+	}
+}
+
+func kinds(os []Outcome) []string {
+	var out []string
+	for _, o := range os {
+		out = append(out, o.Kind)
+	}
+	return out
+}
