@@ -1,0 +1,44 @@
+# perfex-worker: `make help` lists the targets.
+
+GO          ?= go
+GOBIN       ?= $(CURDIR)/bin
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+PKGS        := ./...
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: ## Start dev mode (embedded JetStream + Perfex simulator) and publish examples/commands.jsonl.
+	$(GO) run ./worker dev --publish examples/commands.jsonl
+
+.PHONY: build
+build: ## Build bin/perfex-worker.
+	$(GO) build -o bin/perfex-worker ./worker
+
+.PHONY: test
+test: lint ## Run every test with the race detector (plus vet, gofmt and staticcheck).
+	$(GO) test -race -count=1 -timeout 9m $(PKGS)
+
+.PHONY: lint
+lint: ## gofmt, go vet and staticcheck.
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	GOBIN=$(GOBIN) $(GO) install $(STATICCHECK)
+	$(GOBIN)/staticcheck $(PKGS)
+
+.PHONY: test-docker
+test-docker: ## The end-to-end scenarios against a NATS container (needs Docker).
+	$(GO) test -race -count=1 -tags docker ./e2e/...
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for 30s.
+	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=30s ./command/
+	$(GO) test -run='^$$' -fuzz=FuzzValidateEmail -fuzztime=30s ./command/
+
+.PHONY: bench
+bench: ## Go benchmarks of the hot paths, with allocations.
+	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
