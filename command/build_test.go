@@ -141,7 +141,7 @@ func TestPointerHelpers(t *testing.T) {
 	if *String("a") != "a" || *Bool(true) != true || *Int64(-5) != -5 {
 		t.Error("a pointer helper returned the wrong value")
 	}
-	if String("a") == String("a") {
+	if first, second := String("a"), String("a"); first == second {
 		t.Error("String returned the same pointer twice")
 	}
 }
