@@ -24,10 +24,10 @@ type publishCmd struct {
 
 	File         string            `name:"file" short:"f" help:"JSON lines file of commands, one per line ('-' for stdin). Blank lines and lines starting with # are skipped." placeholder:"PATH"`
 	ContactID    int64             `name:"contact-id" help:"Publish one contact update for this contact, with the fields given by --set."`
-	Set          []string          `name:"set" help:"A field of the update as name=value (repeatable): --set title=Director --set is_primary=true --set permissions=1,5."`
+	Set          []string          `name:"set" sep:"none" help:"A field of the update as name=value (repeatable): --set title=Director --set is_primary=true --set permissions=1,5."`
 	ID           string            `name:"id" help:"Command id for the single command (default: a new ULID)."`
 	OccurredAt   string            `name:"occurred-at" help:"When the change happened at the source (RFC 3339) for the single command."`
-	Header       map[string]string `name:"header" short:"H" help:"Extra message header as name=value, such as traceparent=00-... (repeatable)."`
+	Header       map[string]string `name:"header" short:"H" mapsep:"none" help:"Extra message header as name=value, such as traceparent=00-... (repeatable)."`
 	AllowInvalid bool              `name:"allow-invalid" help:"Publish commands that fail validation anyway (they will be dead-lettered); useful to test the dead-letter path."`
 	Timeout      time.Duration     `name:"timeout" default:"10s" help:"How long to wait for each acknowledgement, with a unit."`
 }
@@ -203,7 +203,7 @@ func (p *linePublisher) publishAll(ctx context.Context, r io.Reader, out io.Writ
 		}
 		res, err := p.publishLine(ctx, []byte(line))
 		switch {
-		case errors.Is(err, errRefused):
+		case errors.As(err, new(refusal)):
 			sum.refused++
 			fmt.Fprintf(out, "line %d: not published: %v\n", n, err)
 		case err != nil:
@@ -229,7 +229,14 @@ func (p *linePublisher) publishAll(ctx context.Context, r io.Reader, out io.Writ
 	return sum, nil
 }
 
-var errRefused = errors.New("refused")
+// refusal is a line that is not published, with the reason.
+type refusal struct{ reason string }
+
+func (r refusal) Error() string { return r.reason }
+
+func refusef(format string, args ...any) error {
+	return refusal{fmt.Sprintf(format, args...)}
+}
 
 type lineResult struct {
 	id        string
@@ -242,7 +249,7 @@ type lineResult struct {
 func (p *linePublisher) publishLine(ctx context.Context, line []byte) (lineResult, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(line, &obj); err != nil || obj == nil {
-		return lineResult{}, fmt.Errorf("%w: not a JSON object", errRefused)
+		return lineResult{}, refusef("not a JSON object")
 	}
 
 	var id string
@@ -252,19 +259,19 @@ func (p *linePublisher) publishLine(ctx context.Context, line []byte) (lineResul
 		line, _ = json.Marshal(obj)
 	} else if err := json.Unmarshal(raw, &id); err != nil || id == "" {
 		if !p.allowInvalid {
-			return lineResult{}, fmt.Errorf("%w: malformed: id: must be a non-empty string", errRefused)
+			return lineResult{}, refusef("malformed: id: must be a non-empty string")
 		}
 		id = ulid.Make().String()
 	}
 
 	var contactID int64
 	if err := json.Unmarshal(obj["contact_id"], &contactID); err != nil || contactID <= 0 {
-		return lineResult{}, fmt.Errorf("%w: contact_id must be a positive integer to choose the subject", errRefused)
+		return lineResult{}, refusef("contact_id must be a positive integer to choose the subject")
 	}
 	subject := command.Subject(p.prefix, contactID)
 
 	if _, err := command.Decode(subject, line); err != nil && !p.allowInvalid {
-		return lineResult{}, fmt.Errorf("%w: %v", errRefused, err)
+		return lineResult{}, refusef("%v", err)
 	}
 
 	msg := nats.NewMsg(subject)
