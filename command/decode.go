@@ -239,12 +239,24 @@ func decodeString(field string, raw json.RawMessage, dst *string) error {
 		// encoding/json would turn it into U+FFFD without a word.
 		return malformed(field, "has an escaped UTF-16 surrogate that is not part of a pair")
 	}
+	if s, ok := plainString(raw); ok {
+		*dst = s
+		return nil
+	}
 	return json.Unmarshal(raw, dst)
 }
 
 func decodeBool(field string, raw json.RawMessage, dst *bool) error {
 	if raw[0] != 't' && raw[0] != 'f' {
 		return malformed(field, "must be a boolean, got %s", jsonKind(raw))
+	}
+	switch string(raw) {
+	case "true":
+		*dst = true
+		return nil
+	case "false":
+		*dst = false
+		return nil
 	}
 	return json.Unmarshal(raw, dst)
 }
@@ -267,23 +279,29 @@ func decodeIntArray(field string, raw json.RawMessage, dst *[]int) error {
 	if raw[0] != '[' {
 		return malformed(field, "must be an array of integers, got %s", jsonKind(raw))
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(raw, &elems); err != nil {
-		return malformed(field, "%s", err)
+	elems, ok := splitArray(raw, make([]json.RawMessage, 0, 8))
+	if !ok {
+		if err := json.Unmarshal(raw, &elems); err != nil {
+			return malformed(field, "%s", err)
+		}
 	}
 	out := make([]int, 0, len(elems))
 	for i, e := range elems {
 		e = bytes.TrimSpace(e)
-		name := fmt.Sprintf("%s[%d]", field, i)
+		// The element's name is built only for a message: it costs an
+		// allocation per element otherwise.
+		name := func() string { return fmt.Sprintf("%s[%d]", field, i) }
 		if isNull(e) {
-			return malformed(name, "must not be null")
+			return malformed(name(), "must not be null")
 		}
-		var n int64
-		if err := decodeInteger(name, e, &n); err != nil {
-			return err
+		n, err := strconv.ParseInt(string(e), 10, 64)
+		if err != nil || e[0] == '+' {
+			if err := decodeInteger(name(), e, &n); err != nil {
+				return err
+			}
 		}
 		if int64(int(n)) != n {
-			return malformed(name, "is out of range")
+			return malformed(name(), "is out of range")
 		}
 		out = append(out, int(n))
 	}
@@ -302,6 +320,15 @@ type member struct {
 // so a command carrying two could mean different things to different
 // readers. The error says what is wrong, to follow a subject such as "body".
 func readObject(data []byte) ([]member, error) {
+	if members, ok := splitMembers(data, make([]member, 0, len(dataFields))); ok {
+		return members, nil
+	}
+	return readObjectStrict(data)
+}
+
+// readObjectStrict is readObject without the fast path: it decides every
+// body splitMembers leaves alone, and words every error.
+func readObjectStrict(data []byte) ([]member, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	tok, err := dec.Token()
 	if err != nil {
@@ -379,7 +406,8 @@ func isNull(raw json.RawMessage) bool {
 	return string(raw) == "null"
 }
 
-// jsonKind names the kind of JSON value raw holds, for messages.
+// jsonKind names the kind of JSON value raw holds, for messages. It never
+// repeats the value: the field may be a secret (a numeric password).
 func jsonKind(raw json.RawMessage) string {
 	switch raw[0] {
 	case '"':
@@ -393,7 +421,7 @@ func jsonKind(raw json.RawMessage) string {
 	case 'n':
 		return "null"
 	}
-	return "the JSON number " + clip(string(raw))
+	return "a JSON number"
 }
 
 func tokenKind(tok json.Token) string {

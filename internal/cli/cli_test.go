@@ -43,6 +43,7 @@ func TestUsageErrors(t *testing.T) {
 		{"publish_nothing", nil, []string{"publish"}, "nothing to publish"},
 		{"publish_bad_set", nil, []string{"publish", "--contact-id", "3", "--set", "title"}, "name=value"},
 		{"publish_unknown_field", nil, []string{"publish", "--contact-id", "3", "--set", "nickname=x"}, "unknown field"},
+		{"dev_off_loopback", nil, []string{"dev", "--nats-listen", "0.0.0.0:4222"}, "loopback only"},
 		{"unknown_command", nil, []string{"frobnicate"}, "unexpected argument"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,6 +93,7 @@ func TestPublish(t *testing.T) {
 {"id":"dup-1","type":"contact.update","contact_id":3,"data":{"title":"A"}}
 {"type":"contact.update","contact_id":4,"data":{"email":"not an email"}}
 not json
+{"type":"contact.update","contact_id":6,"data":{"title":"A"},"data":{"title":"B"}}
 
 {"type":"contact.update","contact_id":5,"data":{"lastname":"Souza"}}
 `
@@ -102,7 +104,7 @@ not json
 	if status != exitFailure {
 		t.Errorf("a file with refused lines exited %d, want %d", status, exitFailure)
 	}
-	for _, want := range []string{"line 3: dup-1: duplicate", "line 4: not published: invalid_email", "line 5: not published", "published 3 (1 duplicates), refused 2, failed 0"} {
+	for _, want := range []string{"line 3: dup-1: duplicate", "line 4: not published: invalid_email", "line 5: not published", `line 6: not published: malformed: body repeats the field "data"`, "published 3 (1 duplicates), refused 3, failed 0"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}

@@ -6,10 +6,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
 
@@ -303,14 +304,18 @@ func (t *tally) print(out io.Writer, sum publishSummary, complete bool, url, pre
 	fmt.Fprintf(out, "  nats --server %s stream subjects PERFEX_DLQ '%s.dlq.>'\n", url, prefix)
 }
 
+// splitHostPort splits a loopback listen address; port 0 picks a free one.
 func splitHostPort(addr string) (string, int, error) {
-	host, portStr, ok := strings.Cut(addr, ":")
-	if !ok {
-		return "", 0, fmt.Errorf("want host:port")
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
 	}
-	var port int
-	if _, err := fmt.Sscanf(portStr, "%d", &port); err != nil || port < 0 || port > 65535 {
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
 		return "", 0, fmt.Errorf("bad port %q", portStr)
+	}
+	if !isLoopback(host) {
+		return "", 0, fmt.Errorf("dev mode listens on loopback only (127.0.0.1, ::1 or localhost), not %q", host)
 	}
 	if port == 0 {
 		port = server.RANDOM_PORT

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -245,7 +246,9 @@ type lineResult struct {
 }
 
 // publishLine gives a line an id when it has none, checks it, and
-// publishes it with Nats-Msg-Id set to the id.
+// publishes it with Nats-Msg-Id set to the id. The line is published as
+// written: an id is spliced in, never re-encoded, so the worker decodes the
+// very bytes the strict check here decoded.
 func (p *linePublisher) publishLine(ctx context.Context, line []byte) (lineResult, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(line, &obj); err != nil || obj == nil {
@@ -255,8 +258,7 @@ func (p *linePublisher) publishLine(ctx context.Context, line []byte) (lineResul
 	var id string
 	if raw, ok := obj["id"]; !ok {
 		id = ulid.Make().String()
-		obj["id"], _ = json.Marshal(id)
-		line, _ = json.Marshal(obj)
+		line = spliceID(line, id)
 	} else if err := json.Unmarshal(raw, &id); err != nil || id == "" {
 		if !p.allowInvalid {
 			return lineResult{}, refusef("malformed: id: must be a non-empty string")
@@ -291,4 +293,20 @@ func (p *linePublisher) publishLine(ctx context.Context, line []byte) (lineResul
 		return lineResult{id: id, duplicate: true, detail: fmt.Sprintf("already stored as %s sequence %d within the duplicates window", ack.Stream, ack.Sequence)}, nil
 	}
 	return lineResult{id: id, detail: fmt.Sprintf("stored in %s as sequence %d on %s", ack.Stream, ack.Sequence, subject)}, nil
+}
+
+// spliceID inserts "id" as the first member of the JSON object line, which
+// must start with '{' once leading white space is skipped.
+func spliceID(line []byte, id string) []byte {
+	trimmed := bytes.TrimLeft(line, " \t")
+	member, _ := json.Marshal(id)
+	out := make([]byte, 0, len(trimmed)+len(member)+8)
+	out = append(out, '{')
+	out = append(out, `"id":`...)
+	out = append(out, member...)
+	rest := bytes.TrimLeft(trimmed[1:], " \t")
+	if len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, rest...)
 }
