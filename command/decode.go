@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/perfexworker/perfex-worker/internal/jsonscan"
 )
 
 // Decode parses and validates a command received on subject. It is strict:
@@ -239,7 +241,7 @@ func decodeString(field string, raw json.RawMessage, dst *string) error {
 		// encoding/json would turn it into U+FFFD without a word.
 		return malformed(field, "has an escaped UTF-16 surrogate that is not part of a pair")
 	}
-	if s, ok := plainString(raw); ok {
+	if s, ok := jsonscan.PlainString(raw); ok {
 		*dst = s
 		return nil
 	}

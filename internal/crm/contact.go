@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/perfexworker/perfex-worker/command"
+	"github.com/perfexworker/perfex-worker/internal/jsonscan"
 )
 
 // numFlags is the number of notification flags (command.NotificationFlags).
@@ -54,31 +55,54 @@ func (e *rowError) Error() string {
 // of body, unknown columns ignored, values as strings, numbers, booleans or
 // null (docs/perfex-wire.md, "Stored contact").
 func parseContact(body []byte) (contact, error) {
+	if members, ok := rowMembers(trimBody(body), make([]rowMember, 0, 32)); ok {
+		return parseRow(func(col string) (json.RawMessage, bool) {
+			raw := column(members, col)
+			return raw, raw != nil
+		})
+	}
+	return parseContactStrict(body)
+}
+
+// parseContactStrict is parseContact without the fast path.
+func parseContactStrict(body []byte) (contact, error) {
 	var row map[string]json.RawMessage
 	if err := decodeFirst(body, &row); err != nil {
 		return contact{}, err
 	}
+	return parseRow(func(col string) (json.RawMessage, bool) {
+		raw, ok := row[col]
+		return raw, ok
+	})
+}
+
+// parseRow reads the columns of a row that get looks up.
+func parseRow(get func(col string) (json.RawMessage, bool)) (contact, error) {
 	for _, col := range requiredColumns {
-		if _, ok := row[col]; !ok {
+		if _, ok := get(col); !ok {
 			return contact{}, &rowError{col, "is missing"}
 		}
+	}
+	value := func(col string) json.RawMessage {
+		raw, _ := get(col)
+		return raw
 	}
 
 	var c contact
 	var err error
 	id := func(col string, dst *int64) {
 		if err == nil {
-			*dst, err = parseID(col, row[col])
+			*dst, err = parseID(col, value(col))
 		}
 	}
 	text := func(col string, dst *string) {
 		if err == nil {
-			*dst, err = parseText(col, row[col])
+			*dst, err = parseText(col, value(col))
 		}
 	}
 	flag := func(col string, dst *bool) {
 		if err == nil {
-			*dst, err = parseFlag(col, row[col])
+			*dst, err = parseFlag(col, value(col))
 		}
 	}
 
@@ -106,6 +130,9 @@ func parseText(col string, raw json.RawMessage) (string, error) {
 	case len(raw) == 0 || string(raw) == "null":
 		return "", nil
 	case raw[0] == '"':
+		if s, ok := jsonscan.PlainString(raw); ok {
+			return s, nil
+		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return "", &rowError{col, "is not a valid string"}
