@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// child is the worker or the lean reference running in its own process,
+// so that its CPU time and RSS are its own: JetStream and the simulator
+// stay in the orchestrator.
+type child struct {
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+}
+
+func startChild(args ...string) (*child, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	c := &child{cmd: exec.Command(self, args...)}
+	c.cmd.Stdout = os.Stderr
+	c.cmd.Stderr = &c.stderr
+	if err := c.cmd.Start(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// stop ends the child with SIGTERM (the worker drains) and returns its
+// exit error and what it wrote to stderr.
+func (c *child) stop() (string, error) {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case err := <-done:
+		return c.stderr.String(), err
+	case <-time.After(40 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-done
+		return c.stderr.String(), fmt.Errorf("did not stop within 40s; killed")
+	}
+}
+
+// clockTick is USER_HZ, the unit of /proc/<pid>/stat times; 100 on every
+// Linux this runs on.
+const clockTick = 100
+
+// cpu returns the child's user+system CPU time so far.
+func (c *child) cpu() (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name, which is in parentheses.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("parsing /proc stat: %q", s)
+	}
+	return time.Duration(utime+stime) * time.Second / clockTick, nil
+}
+
+// memory returns the child's resident set now and its peak, in bytes.
+func (c *child) memory() (rss, peak int64, err error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err != nil {
+			return 0, 0, err
+		}
+		if k == "VmRSS" {
+			rss = kb << 10
+		} else {
+			peak = kb << 10
+		}
+	}
+	return rss, peak, sc.Err()
+}
+
+// selfCPU is this process's user+system CPU time: JetStream, the
+// simulator and the bookkeeping of the run.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
