@@ -25,6 +25,12 @@ func classify(r *reply, m *masker) error {
 	}
 
 	switch s := r.status; {
+	case s >= 200 && s < 300 && r.html():
+		// A login page or a proxy's page: the request never reached the API.
+		return held(reason.WrongEndpoint, r, m,
+			fmt.Sprintf("%s %s answered %d with a web page instead of the API's JSON: %s",
+				r.method, r.path, s, wrongEndpointHint))
+
 	case s >= 200 && s < 300:
 		if isJSON && doc.failed() {
 			return permanent(reason.Rejected, r, m, msg, nil)

@@ -30,7 +30,7 @@ func TestClassifyHTMLIsNeverJSON(t *testing.T) {
 		{"page_labelled_json", "GET " + contact12, jsonReply(404, "\n  "+htmlPage), heldWrong(404)},
 		{"401_page_is_auth", "PUT " + contact12, htmlReply(401, `<p>limit {"message":"time limit"}</p>`), heldAuth(401)},
 		{"200_page_on_get_is_held", "GET " + contact12, htmlReply(200, htmlPage), heldWrong(200)},
-		{"200_page_on_put_is_applied", "PUT " + contact12, htmlReply(200, `<p>{"status":false}</p>`), applied},
+		{"200_page_on_put_is_held", "PUT " + contact12, htmlReply(200, `<p>{"status":false}</p>`), heldWrong(200)},
 		{"plain_text_404_is_held", "GET " + contact12, canned{status: 404, contentType: "text/plain", body: "404 page not found"}, heldWrong(404)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

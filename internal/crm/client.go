@@ -29,6 +29,7 @@ type Client struct {
 	http      *http.Client
 	transport *http.Transport // the default transport, nil when supplied
 	limits    rateTracker
+	pace      *pacer
 }
 
 // New validates cfg, applies its defaults and returns a Client.
@@ -38,7 +39,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	cfg = cfg.withDefaults()
 
-	c := &Client{cfg: cfg}
+	c := &Client{cfg: cfg, pace: newPacer(cfg)}
 	if cfg.HTTPClient != nil {
 		hc := *cfg.HTTPClient
 		c.http = &hc
@@ -120,6 +121,9 @@ type reply struct {
 // caller must close the body and call the returned cancel function; on
 // failure the error is a *TransientError.
 func (c *Client) send(ctx context.Context, rn *run, method, path string, body []byte) (*http.Response, context.CancelFunc, error) {
+	if err := c.pace.wait(ctx); err != nil {
+		return nil, nil, c.transportError(ctx, method, path, err)
+	}
 	reqCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 
 	var rd io.Reader
@@ -128,12 +132,14 @@ func (c *Client) send(ctx context.Context, rn *run, method, path string, body []
 	}
 	req, err := http.NewRequestWithContext(reqCtx, method, c.cfg.BaseURL+path, rd)
 	if err != nil {
+		c.pace.cancel()
 		cancel()
 		return nil, nil, &TransientError{Reason: reason.Connection, Err: fmt.Errorf("%s %s: %w", method, path, err)}
 	}
 	req.Header.Set("authtoken", c.cfg.Token)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	setTraceparent(ctx, req.Header)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -141,11 +147,13 @@ func (c *Client) send(ctx context.Context, rn *run, method, path string, body []
 	rn.requests++
 	resp, err := c.http.Do(req)
 	if err != nil {
+		c.pace.done(false, RateLimit{})
 		cancel()
 		return nil, nil, c.transportError(ctx, method, path, err)
 	}
 
 	rl := parseRateLimit(resp.Header, time.Now())
+	c.pace.done(answered(resp.StatusCode), rl)
 	if rl.Known {
 		rn.rate = rl
 		c.limits.observe(rl)

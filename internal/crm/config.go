@@ -54,6 +54,15 @@ type Config struct {
 	// RootCAs, when set, replaces the system roots of the default client.
 	// It cannot be combined with HTTPClient.
 	RootCAs *x509.CertPool
+
+	// Pacing (pacing.go). RequestsPerSecond, when positive, caps the
+	// requests this client sends, with bursts of up to Burst (default: the
+	// rate rounded up, at least 1). RecoveryRamp is how long the slow
+	// start after an outage lasts: DefaultRecoveryRamp when zero, none when
+	// negative. The X-RateLimit-* headers pace requests in any case.
+	RequestsPerSecond float64
+	Burst             int
+	RecoveryRamp      time.Duration
 }
 
 // Validate reports the first field that is not acceptable, by name.
@@ -98,6 +107,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("crm config: PermissionsSource must be %q or %q, got %q",
 			PermissionsCustomTable, PermissionsCommand, c.PermissionsSource)
 	}
+	if err := c.validatePacing(); err != nil {
+		return err
+	}
 	if c.HTTPClient != nil && c.RootCAs != nil {
 		return errors.New("crm config: RootCAs applies to the default client only; " +
 			"set it in HTTPClient's transport instead")
@@ -120,5 +132,5 @@ func (c Config) withDefaults() Config {
 	if c.PermissionsSource == "" {
 		c.PermissionsSource = DefaultPermissionsSource
 	}
-	return c
+	return c.pacingDefaults()
 }

@@ -116,7 +116,7 @@ func (s *Sim) Handler() http.Handler { return s }
 // faults, rate limit, routing, token check, then the endpoint.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex := &exchange{w: w, r: r, route: matchRoute(r.URL.Path)}
-	defer func() { s.stats.request(r.Method, ex.route.name, ex.status) }()
+	defer func() { s.stats.request(r.Method, ex.route.name, ex.status, r.Header.Get("traceparent")) }()
 
 	leaked := r.URL.Query().Has("authtoken")
 	if leaked {

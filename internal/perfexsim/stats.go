@@ -40,6 +40,10 @@ type Stats struct {
 	TokenLeaks int
 	// Faults counts the faults served, by kind.
 	Faults map[FaultKind]int
+	// Traceparents counts requests by the traceparent header they carried
+	// (requests without one are not counted), so tests can check that a
+	// publisher's trace reached Perfex.
+	Traceparents map[string]int
 }
 
 // Count returns how many requests got status on method and route.
@@ -69,15 +73,22 @@ func newRecorder() *recorder {
 }
 
 func (r *recorder) resetLocked() {
-	r.s = Stats{Requests: make(map[RequestKey]int), Faults: make(map[FaultKind]int)}
+	r.s = Stats{
+		Requests:     make(map[RequestKey]int),
+		Faults:       make(map[FaultKind]int),
+		Traceparents: make(map[string]int),
+	}
 }
 
 // request counts one finished request.
-func (r *recorder) request(method, route string, status int) {
+func (r *recorder) request(method, route string, status int, traceparent string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 
 	r.s.Requests[RequestKey{Method: method, Route: route, Status: status}]++
+	if traceparent != "" {
+		r.s.Traceparents[traceparent]++
+	}
 	if status == http.StatusTooManyRequests {
 		r.s.RateLimited++
 	}
@@ -111,6 +122,7 @@ func (r *recorder) snapshot() Stats {
 	s := r.s
 	s.Requests = maps.Clone(r.s.Requests)
 	s.Faults = maps.Clone(r.s.Faults)
+	s.Traceparents = maps.Clone(r.s.Traceparents)
 	return s
 }
 
