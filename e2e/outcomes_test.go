@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/perfexworker/perfex-worker/internal/consumer"
 	"github.com/perfexworker/perfex-worker/internal/perfexsim"
 	"github.com/perfexworker/perfex-worker/internal/reason"
@@ -149,5 +151,41 @@ func TestMalformedBodies(t *testing.T) {
 				return found
 			})
 		})
+	}
+}
+
+// TestTraceparentReachesPerfex: the publisher's W3C trace context travels
+// from the command's headers into every request made for it.
+func TestTraceparentReachesPerfex(t *testing.T) {
+	s := newStack(t, stackOptions{})
+
+	const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	c := update(12, map[string]any{"title": "Traced"})
+	s.publish(c, "traceparent", tp)
+	if o := s.waitFinal(c.id()); o.Kind != consumer.Applied {
+		t.Fatalf("outcome = %+v", o)
+	}
+	if n := s.sim.Stats().Traceparents[tp]; n < 2 {
+		t.Errorf("Perfex saw the traceparent on %d requests, want the GET and the PUT", n)
+	}
+	if !strings.Contains(s.logs.String(), "0af7651916cd43dd8448eb211c80319c") {
+		t.Error("the trace id is not in the command's log lines")
+	}
+}
+
+// TestOversizedCommandRefusedAtPublish: a body far over the 64 KiB limit
+// is refused by the stream, so the publisher sees it at once and no worker
+// is left with a message too large to store as a dead letter.
+func TestOversizedCommandRefusedAtPublish(t *testing.T) {
+	s := newStack(t, stackOptions{noWorker: true})
+
+	body := `{"id":"huge","type":"contact.update","contact_id":3,"data":{"title":"` + strings.Repeat("a", 200<<10) + `"}}`
+	msg := nats.NewMsg("perfex.cmd.contact.update.3")
+	msg.Data = []byte(body)
+	if _, err := s.js.PublishMsg(t.Context(), msg); err == nil {
+		t.Fatal("a 200 KiB command was stored")
+	}
+	if n := s.pending(); n != 0 {
+		t.Errorf("the command stream holds %d messages", n)
 	}
 }

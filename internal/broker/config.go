@@ -6,12 +6,27 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/perfexworker/perfex-worker/command"
 )
 
-// DuplicatesWindow is how long both streams remember a Nats-Msg-Id. It
-// covers publishers' retries of a command and a worker storing the same
-// dead letter again after dying between the store and the ack.
+// DuplicatesWindow is how long the command stream remembers a Nats-Msg-Id:
+// it covers publishers' retries of a command.
 const DuplicatesWindow = 10 * time.Minute
+
+// DLQDuplicatesWindow is how long the dead-letter stream remembers a
+// Nats-Msg-Id. A worker that dies between storing a dead letter and acking
+// the command leaves the command to be redelivered after AckWait, and the
+// same dead letter stored again within this window is dropped. A day
+// covers any outage of every worker short of a lost weekend, and costs
+// little: dead letters are few.
+const DLQDuplicatesWindow = 24 * time.Hour
+
+// MaxMsgSize bounds a command message, body and headers: the 64 KiB body
+// limit plus room for headers. A larger command is refused at publish
+// time, visibly, instead of reaching a worker that could not even store it
+// as a dead letter.
+const MaxMsgSize = command.MaxSize + 16<<10
 
 // Defaults for Settings.
 const (
@@ -67,8 +82,8 @@ func (s Settings) Validate() error {
 	if s.Replicas < 1 || s.Replicas > 5 {
 		errs = append(errs, fmt.Errorf("invalid Replicas: %d is outside 1 to 5", s.Replicas))
 	}
-	if s.DLQMaxAge < DuplicatesWindow {
-		errs = append(errs, fmt.Errorf("invalid DLQMaxAge: %s is below the %s duplicates window", s.DLQMaxAge, DuplicatesWindow))
+	if s.DLQMaxAge < DLQDuplicatesWindow {
+		errs = append(errs, fmt.Errorf("invalid DLQMaxAge: %s is below the %s duplicates window", s.DLQMaxAge, DLQDuplicatesWindow))
 	}
 	if s.AckWait < time.Second {
 		errs = append(errs, fmt.Errorf("invalid AckWait: %s is below 1s", s.AckWait))
@@ -91,6 +106,7 @@ func CommandStreamConfig(s Settings) jetstream.StreamConfig {
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		Discard:     jetstream.DiscardNew,
+		MaxMsgSize:  MaxMsgSize,
 		Duplicates:  DuplicatesWindow,
 		AllowDirect: true,
 		Replicas:    s.Replicas,
@@ -108,7 +124,7 @@ func DLQStreamConfig(s Settings) jetstream.StreamConfig {
 		Retention:   jetstream.LimitsPolicy,
 		Storage:     jetstream.FileStorage,
 		MaxAge:      s.DLQMaxAge,
-		Duplicates:  DuplicatesWindow,
+		Duplicates:  DLQDuplicatesWindow,
 		AllowDirect: true,
 		DenyDelete:  false,
 		Replicas:    s.Replicas,
@@ -139,5 +155,45 @@ func ConsumerConfig(s Settings) jetstream.ConsumerConfig {
 		AckWait:       s.AckWait,
 		MaxDeliver:    -1,
 		MaxAckPending: s.MaxAckPending,
+	}
+}
+
+// Timings of the lease bucket.
+const (
+	// LeaseMarkerTTL is how long the marker left by an expired lease stays;
+	// Create succeeds on a marker, so it only bounds the bucket's clutter.
+	LeaseMarkerTTL = time.Minute
+	// LeaseBucketMaxAge removes what released leases leave behind (a
+	// delete marker per contact). A held lease is renewed far more often.
+	LeaseBucketMaxAge = time.Hour
+)
+
+// ClockBucketConfig is the per-field clock: one key per contact, one
+// revision kept (the worker updates it by compare-and-set), never aged
+// out, because a replay weeks later must still find what is newer.
+func ClockBucketConfig(s Settings) jetstream.KeyValueConfig {
+	s = s.WithDefaults()
+	return jetstream.KeyValueConfig{
+		Bucket:      s.Names.Clock,
+		Description: "perfex-worker: per contact and field, the command that last set it",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    s.Replicas,
+	}
+}
+
+// LeaseBucketConfig is the per-contact lease bucket. Leases are keys with
+// a per-key TTL, which needs LimitMarkerTTL at creation (adding it later
+// does not make per-key TTLs expire, nats-server#6920).
+func LeaseBucketConfig(s Settings) jetstream.KeyValueConfig {
+	s = s.WithDefaults()
+	return jetstream.KeyValueConfig{
+		Bucket:         s.Names.Lease,
+		Description:    "perfex-worker: per-contact leases",
+		History:        1,
+		TTL:            LeaseBucketMaxAge,
+		Storage:        jetstream.FileStorage,
+		Replicas:       s.Replicas,
+		LimitMarkerTTL: LeaseMarkerTTL,
 	}
 }

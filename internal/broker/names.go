@@ -1,6 +1,7 @@
 // Package broker names everything perfex-worker keeps on the NATS server
-// (the command stream, the dead-letter stream and the worker's durable
-// consumer), holds their configurations in one place, and provisions them.
+// (the command stream, the dead-letter stream, the worker's durable
+// consumer, and the KV buckets of the per-field clock and the per-contact
+// leases), holds their configurations in one place, and provisions them.
 //
 // Provisioning creates what is missing and checks what exists. It never
 // updates an existing stream or consumer: a difference in a field that
@@ -21,6 +22,8 @@ const (
 	DefaultCommandsStream = "PERFEX_COMMANDS"
 	DefaultDLQStream      = "PERFEX_DLQ"
 	DefaultDurable        = "perfex-worker"
+	DefaultClockBucket    = "PERFEX_CONTACT_CLOCK"
+	DefaultLeaseBucket    = "PERFEX_CONTACT_LEASE"
 )
 
 // Names are the names of the worker's objects on the broker. A zero field
@@ -35,6 +38,12 @@ type Names struct {
 	DLQ string
 	// Durable is the worker's durable pull consumer on Commands.
 	Durable string
+	// Clock is the KV bucket holding, per contact and field, which command
+	// last set the field (see internal/clock).
+	Clock string
+	// Lease is the KV bucket of per-contact leases that keep two processes
+	// from updating one contact at once (see internal/lease).
+	Lease string
 }
 
 // DefaultNames returns the names used when nothing is configured.
@@ -55,6 +64,12 @@ func (n Names) WithDefaults() Names {
 	}
 	if n.Durable == "" {
 		n.Durable = DefaultDurable
+	}
+	if n.Clock == "" {
+		n.Clock = DefaultClockBucket
+	}
+	if n.Lease == "" {
+		n.Lease = DefaultLeaseBucket
 	}
 	return n
 }
@@ -84,6 +99,8 @@ func (n Names) Validate() error {
 		{"Names.Commands", n.Commands},
 		{"Names.DLQ", n.DLQ},
 		{"Names.Durable", n.Durable},
+		{"Names.Clock", n.Clock},
+		{"Names.Lease", n.Lease},
 	} {
 		if err := checkName(f.value); err != nil {
 			errs = append(errs, fmt.Errorf("invalid %s: %w", f.field, err))
@@ -91,6 +108,9 @@ func (n Names) Validate() error {
 	}
 	if n.Commands == n.DLQ {
 		errs = append(errs, fmt.Errorf("invalid Names.DLQ: %q is also the command stream's name", n.DLQ))
+	}
+	if n.Clock == n.Lease {
+		errs = append(errs, fmt.Errorf("invalid Names.Lease: %q is also the clock bucket's name", n.Lease))
 	}
 	return errors.Join(errs...)
 }

@@ -24,7 +24,7 @@ type FieldDiff struct {
 // changes an existing object; an operator decides whether to update it,
 // recreate it or change the worker's settings.
 type ConfigMismatchError struct {
-	// Kind is "stream" or "consumer".
+	// Kind is "stream", "consumer" or "KV bucket".
 	Kind string
 	// Name is the stream's name, or "<stream>/<durable>" for the consumer.
 	Name  string
@@ -43,8 +43,9 @@ func (e *ConfigMismatchError) Error() string {
 	return b.String()
 }
 
-// Provision makes sure the command stream, the dead-letter stream and the
-// worker's durable consumer exist with the configurations of this package.
+// Provision makes sure the command stream, the dead-letter stream, the
+// worker's durable consumer and the clock and lease KV buckets exist with
+// the configurations of this package.
 // It creates what is missing and leaves matching objects alone, so running
 // it again is a no-op. An object that exists with a difference in a field
 // that matters is not touched: Provision returns a *ConfigMismatchError
@@ -62,6 +63,11 @@ func Provision(ctx context.Context, js jetstream.JetStream, s Settings) error {
 	}
 	if err := ensureStream(ctx, js, DLQStreamConfig(s), dlqStreamDiffs); err != nil {
 		errs = append(errs, err)
+	}
+	for _, kv := range []jetstream.KeyValueConfig{ClockBucketConfig(s), LeaseBucketConfig(s)} {
+		if err := ensureBucket(ctx, js, kv); err != nil {
+			errs = append(errs, err)
+		}
 	}
 
 	var mismatch *ConfigMismatchError
@@ -95,6 +101,40 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 	have := stream.CachedInfo().Config
 	if diffs := diff(have, want); len(diffs) > 0 {
 		return &ConfigMismatchError{Kind: "stream", Name: want.Name, Diffs: diffs}
+	}
+	return nil
+}
+
+// ensureBucket creates a missing KV bucket and compares an existing one's
+// backing stream (KV_<bucket>) with the wanted configuration.
+func ensureBucket(ctx context.Context, js jetstream.JetStream, want jetstream.KeyValueConfig) error {
+	_, err := js.KeyValue(ctx, want.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		_, err = js.CreateKeyValue(ctx, want)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrBucketExists) {
+			return fmt.Errorf("creating KV bucket %q: %w", want.Bucket, err)
+		}
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
+		return fmt.Errorf("looking up KV bucket %q: %w", want.Bucket, err)
+	}
+
+	stream, err := js.Stream(ctx, "KV_"+want.Bucket)
+	if err != nil {
+		return fmt.Errorf("looking up KV bucket %q: %w", want.Bucket, err)
+	}
+	have := stream.CachedInfo().Config
+	var d differ
+	d.add("History", fmt.Sprint(have.MaxMsgsPerSubject), fmt.Sprint(max(int64(want.History), 1)))
+	d.add("TTL", durationString(have.MaxAge), durationString(want.TTL))
+	d.add("Storage", have.Storage.String(), want.Storage.String())
+	d.add("Replicas", fmt.Sprint(have.Replicas), fmt.Sprint(want.Replicas))
+	d.add("LimitMarkerTTL", durationString(have.SubjectDeleteMarkerTTL), durationString(want.LimitMarkerTTL))
+	if len(d.diffs) > 0 {
+		return &ConfigMismatchError{Kind: "KV bucket", Name: want.Bucket, Diffs: d.diffs}
 	}
 	return nil
 }

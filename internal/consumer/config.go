@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/perfexworker/perfex-worker/internal/broker"
+	"github.com/perfexworker/perfex-worker/internal/lease"
 )
 
 // Defaults for Config.
@@ -23,6 +24,7 @@ const (
 	DefaultOutageWindow    = time.Minute
 	DefaultProbeInterval   = 15 * time.Second
 	DefaultDrainTimeout    = 30 * time.Second
+	DefaultLeaseTTL        = lease.DefaultTTL
 )
 
 // Config tunes a Consumer. A zero field means its default.
@@ -56,8 +58,12 @@ type Config struct {
 	ProbeInterval time.Duration
 	// DrainTimeout bounds how long shutdown waits for in-flight updates.
 	DrainTimeout time.Duration
-	// WorkerID names this process in dead letters; default host-pid.
+	// WorkerID names this process in dead letters and contact leases;
+	// default host-pid.
 	WorkerID string
+	// LeaseTTL is how long a contact's lease outlives a process that died
+	// holding it; at least 1s.
+	LeaseTTL time.Duration
 
 	// Provision, when set, is called when the durable (or its stream) is
 	// missing while binding, before trying again.
@@ -79,6 +85,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.OutageWindow, DefaultOutageWindow)
 	setDefault(&c.ProbeInterval, DefaultProbeInterval)
 	setDefault(&c.DrainTimeout, DefaultDrainTimeout)
+	setDefault(&c.LeaseTTL, DefaultLeaseTTL)
 	switch {
 	case c.LocalRetries == 0:
 		c.LocalRetries = DefaultLocalRetries
@@ -133,6 +140,9 @@ func (c Config) Validate() error {
 	}
 	if c.RetryMultiplier < 1 {
 		bad("invalid RetryMultiplier: %g is below 1", c.RetryMultiplier)
+	}
+	if c.LeaseTTL < time.Second {
+		bad("invalid LeaseTTL: %s is below 1s", c.LeaseTTL)
 	}
 	if c.OutageWindow < 0 || c.ProbeInterval < 0 || c.DrainTimeout < 0 {
 		bad("invalid OutageWindow, ProbeInterval or DrainTimeout: durations must not be negative")

@@ -21,8 +21,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/perfexworker/perfex-worker/command"
+	"github.com/perfexworker/perfex-worker/internal/clock"
 	"github.com/perfexworker/perfex-worker/internal/crm"
 	"github.com/perfexworker/perfex-worker/internal/dlq"
+	"github.com/perfexworker/perfex-worker/internal/lease"
 	"github.com/perfexworker/perfex-worker/internal/reason"
 )
 
@@ -52,6 +54,8 @@ type Consumer struct {
 
 	gate    *gate
 	inHand  *inHand
+	clock   *clock.Store  // set by bind
+	leases  *lease.Leases // set by bind
 	queue   *keyedQueue
 	running chan struct{} // bounds concurrent Perfex updates
 
@@ -63,6 +67,9 @@ type Consumer struct {
 	started   atomic.Bool
 	bound     atomic.Bool
 	keepEvery atomic.Int64 // keep-alive interval in nanoseconds
+
+	requestsSaved atomic.Uint64
+	coalesced     atomic.Uint64
 }
 
 // New returns a Consumer. It checks cfg (after defaults) but does not
@@ -96,7 +103,7 @@ func New(js jetstream.JetStream, applier Applier, writer *dlq.Writer, log *zap.L
 		inHand:  newInHand(cfg.Concurrency),
 		running: make(chan struct{}, cfg.Concurrency),
 	}
-	c.queue = newKeyedQueue(c.handle)
+	c.queue = newKeyedQueue(c.handleBatch)
 	c.keepEvery.Store(int64(cfg.AckWait / 3))
 	return c, nil
 }
@@ -116,12 +123,20 @@ type Status struct {
 	Since time.Time
 	// InHand is how many messages the worker holds.
 	InHand int
+	// Coalesced counts commands applied as part of a merged update, and
+	// RequestsSaved the Perfex requests those merges saved; both since
+	// the worker started.
+	Coalesced     uint64
+	RequestsSaved uint64
 }
 
 // Status reports the worker's state.
 func (c *Consumer) Status() Status {
 	outage, held, heldBy, since := c.gate.status()
-	s := Status{Bound: c.bound.Load(), Held: held, Outage: outage, InHand: c.inHand.count()}
+	s := Status{
+		Bound: c.bound.Load(), Held: held, Outage: outage, InHand: c.inHand.count(),
+		Coalesced: c.coalesced.Load(), RequestsSaved: c.requestsSaved.Load(),
+	}
 	if held || outage {
 		s.Since = since
 	}
@@ -257,6 +272,9 @@ func (c *Consumer) bind(ctx context.Context) (jetstream.Consumer, error) {
 	for {
 		cons, err := c.js.Consumer(ctx, c.cfg.Names.Commands, c.cfg.Names.Durable)
 		if err == nil {
+			err = c.openRecords(ctx)
+		}
+		if err == nil {
 			c.adoptConsumerConfig(cons.CachedInfo())
 			c.log.Info("bound to the durable consumer",
 				zap.String("stream", c.cfg.Names.Commands), zap.String("durable", c.cfg.Names.Durable))
@@ -269,7 +287,8 @@ func (c *Consumer) bind(ctx context.Context) (jetstream.Consumer, error) {
 			return nil, fmt.Errorf("binding to %s/%s: %w", c.cfg.Names.Commands, c.cfg.Names.Durable, err)
 		}
 
-		missing := errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound)
+		missing := errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) ||
+			errors.Is(err, jetstream.ErrBucketNotFound)
 		if missing && c.cfg.Provision != nil {
 			c.log.Warn("durable consumer missing; provisioning", zap.Error(err))
 			perr := c.cfg.Provision(ctx)
@@ -284,6 +303,23 @@ func (c *Consumer) bind(ctx context.Context) (jetstream.Consumer, error) {
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// openRecords opens the clock and lease buckets, once.
+func (c *Consumer) openRecords(ctx context.Context) error {
+	if c.clock != nil {
+		return nil
+	}
+	store, err := clock.Open(ctx, c.js, c.cfg.Names.Clock)
+	if err != nil {
+		return err
+	}
+	leases, err := lease.Open(ctx, c.js, c.cfg.Names.Lease, c.cfg.WorkerID, c.cfg.LeaseTTL)
+	if err != nil {
+		return err
+	}
+	c.clock, c.leases = store, leases
+	return nil
 }
 
 // adoptConsumerConfig checks the durable against Config and keeps messages

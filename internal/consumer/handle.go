@@ -38,18 +38,16 @@ const (
 
 var errStopped = errors.New("worker is stopping")
 
-// handle takes one message to a final broker action.
-func (c *Consumer) handle(f *inflight) {
-	cmd, err := c.decode(f.msg.Subject(), f.msg.Data())
-	if err != nil {
-		f.commandID = readableID(f.msg.Data())
-		if decide(classInvalid, situation{}) == actDeadLetter {
-			c.deadLetter(f, validationEntry(err))
-		}
-		return
-	}
-	f.commandID, f.contactID = cmd.ID, cmd.ContactID
+// traceparentHeader carries the publisher's W3C trace context.
+const traceparentHeader = "traceparent"
 
+// attempt takes one decoded command, already trimmed to its fresh fields
+// and with this process holding the contact's lease, to a final broker
+// action.
+func (c *Consumer) attempt(ctx context.Context, p *pending, lost <-chan struct{}) {
+	f, cmd := p.f, p.cmd
+	// Forward the publisher's trace to Perfex: crm sets the header.
+	ctx = crm.WithTraceparent(ctx, f.msg.Headers().Get(traceparentHeader))
 	counted := 0     // transient failures that used an attempt, this delivery
 	rateLimited := 0 // rate-limit answers, this delivery
 	for {
@@ -57,9 +55,14 @@ func (c *Consumer) handle(f *inflight) {
 			c.nak(f, shutdownRedelay, "")
 			return
 		}
+		if isClosed(lost) {
+			c.msgLog(f).Warn("the contact's lease was lost; handing the command back")
+			c.nak(f, shutdownRedelay, "")
+			return
+		}
 
 		started := time.Now()
-		_, err := c.update(cmd)
+		_, err := c.update(ctx, cmd.ContactID, cmd.Data)
 		cl := classify(err, c.work)
 		sit := situation{stopping: c.stop.Err() != nil}
 		if cl == classTransient && !sit.stopping {
@@ -76,7 +79,11 @@ func (c *Consumer) handle(f *inflight) {
 
 		switch decide(cl, sit) {
 		case actAck:
-			c.ack(f, Applied, "")
+			if c.record(f.contactID, p.mark()) {
+				c.ack(f, Applied, "")
+			} else {
+				c.nak(f, c.redeliveryDelay(f), "")
+			}
 			return
 
 		case actDeadLetter:
@@ -120,8 +127,9 @@ func (c *Consumer) handle(f *inflight) {
 	}
 }
 
-// update calls Perfex within the concurrency bound.
-func (c *Consumer) update(cmd command.Command) (crm.Result, error) {
+// update calls Perfex within the concurrency bound. ctx is the work
+// context, cancelled early when the contact's lease is lost.
+func (c *Consumer) update(ctx context.Context, contactID int64, data command.ContactData) (crm.Result, error) {
 	select {
 	case c.running <- struct{}{}:
 	case <-c.stop.Done():
@@ -131,7 +139,7 @@ func (c *Consumer) update(cmd command.Command) (crm.Result, error) {
 	if c.stop.Err() != nil {
 		return crm.Result{}, errStopped
 	}
-	return c.applier.Update(c.work, cmd.ContactID, cmd.Data)
+	return c.applier.Update(ctx, contactID, data)
 }
 
 // ack settles f with a DoubleAck. If the ack is lost the server redelivers
@@ -148,8 +156,13 @@ func (c *Consumer) ack(f *inflight, kind string, code reason.Code) {
 			zap.String("outcome", kind), zap.Error(err))
 	}
 	c.observe(f, kind, code)
-	if kind == Applied {
-		c.msgLog(f).Debug("command applied", zap.String("outcome", kind))
+	switch kind {
+	case Applied:
+		c.msgLog(f).Debug("command applied", zap.String("outcome", kind),
+			zap.Strings("skipped_fields", f.skipped), zap.Int("coalesced", f.coalesced))
+	case Superseded:
+		c.msgLog(f).Debug("command superseded: a newer command already set every field it sets",
+			zap.String("outcome", kind), zap.Strings("skipped_fields", f.skipped))
 	}
 }
 
@@ -204,8 +217,11 @@ func (c *Consumer) observe(f *inflight, kind string, code reason.Code) {
 		CommandID: f.commandID,
 		ContactID: f.contactID,
 		StreamSeq: f.seq,
+		Rank:      f.rank,
 		Attempt:   f.attempt,
 		Reason:    code,
+		Skipped:   f.skipped,
+		Coalesced: f.coalesced,
 	})
 }
 
@@ -214,12 +230,16 @@ func (c *Consumer) msgLog(f *inflight) *zap.Logger {
 	if contact == 0 {
 		contact = contactFromSubject(f.msg.Subject())
 	}
-	return c.log.With(
+	log := c.log.With(
 		zap.String("command_id", f.commandID),
 		zap.Int64("contact_id", contact),
 		zap.Uint64("stream_seq", f.seq),
 		zap.Int("attempt", f.attempt),
 	)
+	if id := crm.TraceID(f.msg.Headers().Get(traceparentHeader)); id != "" {
+		log = log.With(zap.String("trace_id", id))
+	}
+	return log
 }
 
 // backoff is the n-th delay (from 0) of the exponential backoff with

@@ -15,13 +15,19 @@ import (
 type inflight struct {
 	msg     jetstream.Msg
 	seq     uint64
-	attempt int // the server's delivery count
+	rank    uint64 // the command's place in its contact's order (clock.Rank)
+	attempt int    // the server's delivery count
 	key     string
 	slotted bool
 
 	// Set once the body decodes.
 	commandID string
 	contactID int64
+
+	// Set once judged against the contact's clock: the fields left alone,
+	// and how many commands shared this one's write.
+	skipped   []string
+	coalesced int
 
 	// mu orders the keep-alive against the final action, so no
 	// InProgress follows an ack or a delayed nak on the wire.
@@ -143,16 +149,18 @@ func (h *inHand) keepAlive(ctx context.Context, interval func() time.Duration) {
 }
 
 // keyedQueue runs commands for the same key (the subject, and so the
-// contact) one at a time in arrival order, and different keys in
-// parallel.
+// contact) one batch at a time in arrival order, and different keys in
+// parallel. A batch is every command for the key that is waiting when the
+// previous batch ends, so commands that arrive together can share one
+// write (coalescing).
 type keyedQueue struct {
 	mu     sync.Mutex
 	queues map[string][]*inflight
 	wg     sync.WaitGroup
-	run    func(*inflight)
+	run    func([]*inflight)
 }
 
-func newKeyedQueue(run func(*inflight)) *keyedQueue {
+func newKeyedQueue(run func([]*inflight)) *keyedQueue {
 	return &keyedQueue{queues: map[string][]*inflight{}, run: run}
 }
 
@@ -177,12 +185,10 @@ func (q *keyedQueue) drain(key string) {
 			q.mu.Unlock()
 			return
 		}
-		f := pending[0]
-		pending[0] = nil
-		q.queues[key] = pending[1:]
+		q.queues[key] = nil
 		q.mu.Unlock()
 
-		q.run(f)
+		q.run(pending)
 	}
 }
 

@@ -6,12 +6,9 @@ import "github.com/perfexworker/perfex-worker/internal/reason"
 const (
 	// Applied: Perfex holds the command's values; the message was acked.
 	Applied = "applied"
-	// Superseded: a newer command already set every field.
-	//
-	// TODO: not reported yet. It needs a per-contact record of the newest
-	// applied command (CONTRACT.md, "Outcomes"); until then a command
-	// handed back for retry can be applied after a newer one for the same
-	// contact that was behind it.
+	// Superseded: a newer command (by rank, see Outcome.Rank) already set
+	// every field this one sets; nothing was sent and the message was
+	// acked.
 	Superseded = "superseded"
 	// DeadLettered: stored in the dead-letter stream, then acked.
 	DeadLettered = "dead_lettered"
@@ -33,11 +30,20 @@ type Outcome struct {
 	ContactID int64
 	// StreamSeq is the message's sequence in the command stream.
 	StreamSeq uint64
+	// Rank is the command's place in its contact's order: StreamSeq, or
+	// for a replay the sequence its Perfex-Original-Sequence header names.
+	Rank uint64
 	// Attempt is the server's delivery count.
 	Attempt int
 	// Reason is the dead-letter reason, the transient class for a retry,
 	// or the hold's cause; empty when applied.
 	Reason reason.Code
+	// Skipped names the fields left alone because a newer command had set
+	// them (wire names; every field when Kind is Superseded).
+	Skipped []string
+	// Coalesced is how many commands shared one read and one write with
+	// this one, itself included; 0 when it was applied alone.
+	Coalesced int
 }
 
 // Final reports whether the command is done: applied, superseded or

@@ -142,8 +142,8 @@ func TestTransientIsRetriedThenApplied(t *testing.T) {
 	f.eventually("applied", func() bool { return f.rec.final()[id].Kind == Applied })
 	got := f.rec.outcomes()
 	want := []Outcome{
-		{Kind: Retried, CommandID: id, ContactID: 4, StreamSeq: 1, Attempt: 1, Reason: reason.Connection},
-		{Kind: Applied, CommandID: id, ContactID: 4, StreamSeq: 1, Attempt: 2},
+		{Kind: Retried, CommandID: id, ContactID: 4, StreamSeq: 1, Rank: 1, Attempt: 1, Reason: reason.Connection},
+		{Kind: Applied, CommandID: id, ContactID: 4, StreamSeq: 1, Rank: 1, Attempt: 2},
 	}
 	if diff := gocmp.Diff(want, got); diff != "" {
 		t.Errorf("outcomes (-want +got):\n%s", diff)

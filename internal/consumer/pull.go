@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/perfexworker/perfex-worker/internal/clock"
 )
 
 const (
@@ -157,6 +159,11 @@ func (c *Consumer) dispatch(msg jetstream.Msg, slotted bool) {
 	if err == nil {
 		f.seq = meta.Sequence.Stream
 		f.attempt = int(meta.NumDelivered)
+		var ok bool
+		if f.rank, ok = clock.Rank(f.seq, msg.Headers()); !ok {
+			c.log.Warn("ignoring a "+clock.OriginalSequenceHeader+" header that does not name an earlier command",
+				zap.Uint64("stream_seq", f.seq), zap.String("header", msg.Headers().Get(clock.OriginalSequenceHeader)))
+		}
 	}
 	c.inHand.add(f)
 	if err != nil {
