@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"context"
+	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -26,11 +28,14 @@ type natsServer struct {
 func startNATS(t testing.TB) *natsServer {
 	t.Helper()
 	ctx := context.Background()
+	// A fixed host port: Docker maps a new random port on every start, and
+	// Restart must bring the server back where the clients reconnect to.
+	hostPort := freePort(t)
 	c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
 		ContainerRequest: testcontainers.ContainerRequest{
 			Image:        natsImage,
 			Cmd:          []string{"-js", "-sd", "/data"},
-			ExposedPorts: []string{"4222/tcp"},
+			ExposedPorts: []string{hostPort + ":4222/tcp"},
 			WaitingFor:   wait.ForLog("Server is ready").WithStartupTimeout(60 * time.Second),
 		},
 		Started: true,
@@ -58,11 +63,22 @@ func (n *natsServer) resolve() {
 	n.url = "nats://" + host + ":" + port.Port()
 }
 
+// freePort returns a host port nothing listens on right now.
+func freePort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
 // URL is the client URL.
 func (n *natsServer) URL() string { return n.url }
 
 // Restart stops and starts the container; its store survives in the
-// container's file system.
+// container's file system and the host port stays the same.
 func (n *natsServer) Restart() {
 	n.t.Helper()
 	ctx := context.Background()

@@ -46,7 +46,8 @@ func (s *stack) spawn(t *testing.T, extra ...string) *worker {
 	t.Helper()
 	w := &worker{logs: &syncBuffer{}}
 	args := append([]string{"run", "--log-level", "debug", "--ack-wait", "5s",
-		"--retry-initial", "20ms", "--retry-max", "200ms", "--drain-timeout", "5s"}, extra...)
+		"--retry-initial", "20ms", "--retry-max", "200ms", "--drain-timeout", "5s",
+		"--metrics-addr", "127.0.0.1:0"}, extra...)
 	w.cmd = exec.Command(binary, args...)
 	w.cmd.Env = append(os.Environ(),
 		"NATS_URL="+s.nats.URL(), "PERFEX_API_URL="+s.url, "PERFEX_API_TOKEN="+token)

@@ -40,9 +40,11 @@ func version() string {
 type root struct {
 	Version kong.VersionFlag `help:"Print the version and exit."`
 
-	Run     runCmd     `cmd:"" help:"Run the worker: apply commands from JetStream to Perfex until SIGINT/SIGTERM."`
-	Dev     devCmd     `cmd:"" help:"Run the worker with an embedded JetStream server and a Perfex simulator, for a first look."`
-	Publish publishCmd `cmd:"" help:"Publish commands: one from flags, or JSON lines from a file or stdin."`
+	Run       runCmd       `cmd:"" help:"Run the worker: apply commands from JetStream to Perfex until SIGINT/SIGTERM."`
+	Dev       devCmd       `cmd:"" help:"Run the worker with an embedded JetStream server and a Perfex simulator, for a first look."`
+	Publish   publishCmd   `cmd:"" help:"Publish commands: one from flags, or JSON lines from a file or stdin."`
+	Simulator simulatorCmd `cmd:"" hidden:"" help:"Serve the Perfex API simulator alone (for compose files and manual tests)."`
+	Dlq       dlqCmd       `cmd:"" help:"Operate the dead-letter queue: list, show, replay, purge, stats, export."`
 }
 
 // usageError marks a problem with the command line or configuration: the

@@ -83,8 +83,8 @@ func redactURL(raw string) string {
 	for i, p := range parts {
 		u, err := url.Parse(strings.TrimSpace(p))
 		if err == nil && u.User != nil {
-			u.User = url.User("***")
-			parts[i] = u.String()
+			u.User = url.User("REDACTED")
+			parts[i] = strings.Replace(u.String(), "REDACTED@", "***@", 1)
 		}
 	}
 	return strings.Join(parts, ",")

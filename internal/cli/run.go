@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"github.com/perfexworker/perfex-worker/internal/consumer"
 	"github.com/perfexworker/perfex-worker/internal/crm"
 	"github.com/perfexworker/perfex-worker/internal/dlq"
+	"github.com/perfexworker/perfex-worker/internal/metrics"
 )
 
 // perfexFlags say where Perfex is and how to authenticate.
@@ -30,6 +32,7 @@ type perfexFlags struct {
 	PermissionsSource string        `name:"permissions-source" env:"PERFEX_PERMISSIONS_SOURCE" default:"customtable" enum:"customtable,command" help:"Where the current portal permissions are read from before an update: customtable (the allow-listed contact_permissions table) or command (only what the command carries)."`
 	PerfexCA          string        `name:"perfex-ca" env:"PERFEX_CA" type:"existingfile" help:"CA certificate (PEM) that signs Perfex's certificate, for a private CA."`
 	AllowInsecureHTTP bool          `name:"allow-insecure-http" env:"PERFEX_ALLOW_INSECURE_HTTP" help:"Allow plain http:// to a Perfex that is not on loopback (the token then travels in clear)."`
+	rateLimitFlags
 }
 
 // workerFlags tune the consumer.
@@ -49,7 +52,10 @@ type runCmd struct {
 	natsFlags
 	perfexFlags
 	workerFlags
+	telemetryFlags
 	logFlags
+
+	PrintConfig bool `name:"print-config" help:"Print the effective configuration, secrets masked, and exit."`
 }
 
 func (f *perfexFlags) validate() error {
@@ -121,6 +127,9 @@ func (f *workerFlags) workerID() string {
 }
 
 func (c *runCmd) Run(e *env) error {
+	if c.PrintConfig {
+		return c.printConfig(e.stdout)
+	}
 	if err := c.validate(); err != nil {
 		return err
 	}
@@ -135,16 +144,17 @@ func (c *runCmd) Run(e *env) error {
 	defer func() { _ = log.Sync() }()
 
 	return runWorker(e.ctx, log, workerSetup{
-		nats:     c.natsFlags,
-		perfex:   c.perfexFlags,
-		worker:   c.workerFlags,
-		token:    token,
-		observer: nil,
+		nats:      c.natsFlags,
+		perfex:    c.perfexFlags,
+		worker:    c.workerFlags,
+		telemetry: c.telemetryFlags,
+		token:     token,
+		observer:  nil,
 	})
 }
 
 func (c *runCmd) validate() error {
-	for _, v := range []func() error{c.natsFlags.validate, c.perfexFlags.validate, c.workerFlags.validate} {
+	for _, v := range []func() error{c.natsFlags.validate, c.perfexFlags.validate, c.workerFlags.validate, c.telemetryFlags.validate} {
 		if err := v(); err != nil {
 			return err
 		}
@@ -154,11 +164,13 @@ func (c *runCmd) validate() error {
 
 // workerSetup is everything runWorker needs, shared by run and dev.
 type workerSetup struct {
-	nats     natsFlags
-	perfex   perfexFlags
-	worker   workerFlags
-	token    string
-	observer consumer.Observer
+	nats   natsFlags
+	perfex perfexFlags
+	worker workerFlags
+	// telemetry with an empty MetricsAddr serves no metrics or health.
+	telemetry telemetryFlags
+	token     string
+	observer  consumer.Observer
 	// ready, when set, is called once the consumer is bound.
 	ready func()
 }
@@ -173,14 +185,30 @@ func runWorker(ctx context.Context, log *zap.Logger, s workerSetup) error {
 	if err != nil {
 		return err
 	}
-	client, err := crm.New(crm.Config{
+	var tel *telemetry
+	if s.telemetry.MetricsAddr != "" {
+		tel = newTelemetry()
+		stop, err := tel.serve(log, s.telemetry.MetricsAddr)
+		if err != nil {
+			return logFatal(log, "cannot serve metrics and health", err)
+		}
+		defer stop()
+	}
+
+	crmConfig := crm.Config{
 		BaseURL:           s.perfex.PerfexURL,
 		Token:             s.token,
 		Timeout:           s.perfex.PerfexTimeout,
 		Version:           version(),
 		PermissionsSource: s.perfex.PermissionsSource,
 		RootCAs:           roots,
-	})
+	}
+	s.perfex.rateLimitFlags.apply(&crmConfig)
+	if tel != nil {
+		crmConfig.RootCAs = nil
+		crmConfig.HTTPClient = &http.Client{Transport: tel.metrics.Transport(crm.NewTransport(roots))}
+	}
+	client, err := crm.New(crmConfig)
 	if err != nil {
 		return usageError{fmt.Errorf("configuring the Perfex client: %w", err)}
 	}
@@ -192,6 +220,9 @@ func runWorker(ctx context.Context, log *zap.Logger, s workerSetup) error {
 		return logFatal(log, "cannot connect to NATS", err)
 	}
 	defer nc.Close()
+	if tel != nil {
+		tel.nc.Store(nc)
+	}
 
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -214,7 +245,13 @@ func runWorker(ctx context.Context, log *zap.Logger, s workerSetup) error {
 	}
 
 	writer := dlq.NewWriter(js, settings.Names, dlq.WithSecrets(s.token))
-	cons, err := consumer.New(js, client, writer, log, consumer.Config{
+	var applier consumer.Applier = client
+	observer := s.observer
+	if tel != nil {
+		applier = tel.metrics.Applier(client)
+		observer = chainObservers(s.observer, tel.metrics.Observe)
+	}
+	cons, err := consumer.New(js, applier, writer, log, consumer.Config{
 		Names:        settings.Names,
 		Concurrency:  s.worker.Concurrency,
 		MaxDeliver:   s.worker.MaxDeliveries,
@@ -224,14 +261,30 @@ func runWorker(ctx context.Context, log *zap.Logger, s workerSetup) error {
 		DrainTimeout: s.worker.DrainTimeout,
 		WorkerID:     id,
 		Provision:    provision,
-		Observer:     s.observer,
+		Observer:     observer,
 		OnReady:      s.ready,
 	})
 	if err != nil {
 		return usageError{fmt.Errorf("configuring the consumer: %w", err)}
 	}
 
-	if err := cons.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	stopPolling := func() {}
+	if tel != nil {
+		tel.cons.Store(cons)
+		pollCtx, stopPoll := context.WithCancel(ctx)
+		polled := make(chan struct{})
+		go func() {
+			defer close(polled)
+			tel.metrics.Poll(pollCtx, metrics.Sources{
+				JS: js, Names: settings.Names, Status: tel.status, RateLimit: client.LastRateLimit,
+			}, s.telemetry.StatsInterval)
+		}()
+		stopPolling = func() { stopPoll(); <-polled }
+	}
+
+	err = cons.Run(ctx)
+	stopPolling()
+	if err != nil && !errors.Is(err, context.Canceled) {
 		return logFatal(log, "worker stopped", err)
 	}
 
@@ -242,6 +295,17 @@ func runWorker(ctx context.Context, log *zap.Logger, s workerSetup) error {
 	}
 	log.Info("perfex-worker stopped")
 	return nil
+}
+
+// chainObservers calls each non-nil observer in turn.
+func chainObservers(observers ...consumer.Observer) consumer.Observer {
+	return func(o consumer.Outcome) {
+		for _, observe := range observers {
+			if observe != nil {
+				observe(o)
+			}
+		}
+	}
 }
 
 // drainConn drains the connection so that pending acknowledgements are

@@ -13,9 +13,22 @@ import (
 // Mask replaces a secret.
 const Mask = "***"
 
-// passwordValue matches a JSON "password" member with a string value, so a
-// password is masked even when the caller did not know its value.
-var passwordValue = regexp.MustCompile(`("password"\s*:\s*)"(?:[^"\\]|\\.)*"`)
+// Patterns of a password whose value the caller did not know. The key is
+// any name ending in "password", in any case (password, Password,
+// new_password). Each pattern keeps the key in group 1 and the value's
+// opening quote (if any) in group 2.
+var passwordPatterns = []*regexp.Regexp{
+	// A JSON member: "password":"value".
+	regexp.MustCompile(`(?i)("[a-z_]*password"\s*:\s*)(")(?:[^"\\]|\\.)*"`),
+	// The same member escaped inside a JSON string, as when a request body
+	// is quoted in an error message that is then logged as JSON:
+	// \"password\":\"value\". An escaped quote inside the value reads
+	// \\\" and an escaped backslash \\\\.
+	regexp.MustCompile(`(?i)(\\"[a-z_]*password\\"\s*:\s*)(\\")(?:[^"\\]|\\\\\\.|\\\\[^"\\])*\\"`),
+	// A form field or a key=value pair: password=value, up to a
+	// separator.
+	regexp.MustCompile(`(?i)(\b[a-z_]*password=)()[^&\s"\\,;]+`),
+}
 
 // String returns s with every secret and every JSON password value masked.
 // Secrets shorter than four bytes are ignored: masking them would destroy
@@ -34,8 +47,10 @@ func Bytes(b []byte, secrets ...string) []byte {
 		}
 		out = bytes.ReplaceAll(out, []byte(secret), []byte(Mask))
 	}
-	if passwordValue.Match(out) {
-		out = passwordValue.ReplaceAll(out, []byte(`${1}"`+Mask+`"`))
+	for _, p := range passwordPatterns {
+		if p.Match(out) {
+			out = p.ReplaceAll(out, []byte(`${1}${2}`+Mask+`${2}`))
+		}
 	}
 	return out
 }

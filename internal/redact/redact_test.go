@@ -21,6 +21,13 @@ func TestString(t *testing.T) {
 		{"json_password_escaped_quote", `{"password":"a\"b"}`, nil, `{"password":"***"}`},
 		{"json_password_spaces", `{"password" :  "pw"}`, nil, `{"password" :  "***"}`},
 		{"nothing_to_mask", "plain text", []string{"secret1"}, "plain text"},
+		{"json_password_any_case", `{"Password":"Hunter22","new_password":"n3w"}`, nil, `{"Password":"***","new_password":"***"}`},
+		{"escaped_json_password", `{"error":"PUT failed: {\"password\":\"s3cret\",\"title\":\"x\"}"}`, nil,
+			`{"error":"PUT failed: {\"password\":\"***\",\"title\":\"x\"}"}`},
+		{"escaped_json_password_with_quote", `"body {\"password\":\"a\\\"b\\\\c\",\"x\":1}"`, nil,
+			`"body {\"password\":\"***\",\"x\":1}"`},
+		{"form_password", "firstname=Ana&password=s3cret&title=x", nil, "firstname=Ana&password=***&title=x"},
+		{"key_value_password", "update failed password=s3cret, retrying", nil, "update failed password=***, retrying"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
