@@ -9,7 +9,7 @@ PKGS        := ./...
 
 .PHONY: help
 help: ## List the targets.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: run
 run: ## Start dev mode (embedded JetStream + Perfex simulator) and publish examples/commands.jsonl.
@@ -30,6 +30,20 @@ lint: ## gofmt, go vet and staticcheck.
 	GOBIN=$(GOBIN) $(GO) install $(STATICCHECK)
 	$(GOBIN)/staticcheck $(PKGS)
 
+.PHONY: check-deployments
+check-deployments: ## Check deployments/: files parse, nats definitions and metric names match, promtool check rules.
+	$(GO) test -count=1 ./deployments/
+	@command -v promtool >/dev/null || { echo "promtool is missing: apt-get install prometheus (Debian) provides it"; exit 1; }
+	promtool check rules deployments/prometheus/alerts.yaml
+
+.PHONY: docker
+docker: ## Build the container image perfex-worker:dev from deployments/Dockerfile.
+	docker build -f deployments/Dockerfile -t perfex-worker:dev .
+
+.PHONY: chaos
+chaos: ## Chaos suite: 10k commands under faults, an outage, worker kills and a NATS restart (CHAOS_ARGS to resize).
+	$(GO) test -tags chaos -count=1 -timeout 60m -v -run TestChaos ./chaos/ -args $(CHAOS_ARGS)
+
 .PHONY: test-docker
 test-docker: ## The end-to-end scenarios against a NATS container (needs Docker).
 	$(GO) test -race -count=1 -tags docker ./e2e/...
@@ -39,6 +53,9 @@ fuzz: ## Run each fuzz target for 30s.
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=30s ./command/
 	$(GO) test -run='^$$' -fuzz=FuzzValidateEmail -fuzztime=30s ./command/
 
+BENCH_N     ?= 20000
+
 .PHONY: bench
-bench: ## Go benchmarks of the hot paths, with allocations.
-	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
+bench: ## Go benchmarks with allocations, then the end-to-end load run (BENCH_N commands; see BENCHMARKS.md).
+	$(GO) test -run='^$$' -bench=. -benchmem ./command/ ./internal/crm/
+	$(GO) run ./bench/load -n $(BENCH_N)
