@@ -25,6 +25,10 @@ const (
 	DefaultProbeInterval   = 15 * time.Second
 	DefaultDrainTimeout    = 30 * time.Second
 	DefaultLeaseTTL        = lease.DefaultTTL
+	// DefaultStallTimeout is two of the client's default 30s pull
+	// expiries: by then a healthy iterator has asked the server again at
+	// least once, so continued silence with work pending is a stall.
+	DefaultStallTimeout = time.Minute
 )
 
 // Config tunes a Consumer. A zero field means its default.
@@ -64,6 +68,13 @@ type Config struct {
 	// LeaseTTL is how long a contact's lease outlives a process that died
 	// holding it; at least 1s.
 	LeaseTTL time.Duration
+	// StallTimeout is how long the pull iterator may deliver nothing
+	// while the durable has undelivered messages, this process has room
+	// for more and the gate allows pulling, before the worker gives up on
+	// the iterator and binds again (a watchdog for nats.go#2063: pulls
+	// that stall after a consumer-leader change while heartbeats go on).
+	// At least 100ms.
+	StallTimeout time.Duration
 
 	// Provision, when set, is called when the durable (or its stream) is
 	// missing while binding, before trying again.
@@ -86,6 +97,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.ProbeInterval, DefaultProbeInterval)
 	setDefault(&c.DrainTimeout, DefaultDrainTimeout)
 	setDefault(&c.LeaseTTL, DefaultLeaseTTL)
+	setDefault(&c.StallTimeout, DefaultStallTimeout)
 	switch {
 	case c.LocalRetries == 0:
 		c.LocalRetries = DefaultLocalRetries
@@ -143,6 +155,9 @@ func (c Config) Validate() error {
 	}
 	if c.LeaseTTL < time.Second {
 		bad("invalid LeaseTTL: %s is below 1s", c.LeaseTTL)
+	}
+	if c.StallTimeout < 100*time.Millisecond {
+		bad("invalid StallTimeout: %s is below 100ms", c.StallTimeout)
 	}
 	if c.OutageWindow < 0 || c.ProbeInterval < 0 || c.DrainTimeout < 0 {
 		bad("invalid OutageWindow, ProbeInterval or DrainTimeout: durations must not be negative")

@@ -22,6 +22,7 @@ func TestConfigValidate(t *testing.T) {
 		{"ack_wait", Config{AckWait: time.Millisecond}, "AckWait: 1ms is below 300ms"},
 		{"retry_max", Config{RetryInitial: time.Second, RetryMax: time.Millisecond}, "RetryMax: 1ms is below RetryInitial"},
 		{"multiplier", Config{RetryMultiplier: 0.5}, "RetryMultiplier: 0.5"},
+		{"stall_timeout", Config{StallTimeout: time.Millisecond}, "StallTimeout: 1ms is below 100ms"},
 		{"names", Config{Names: broker.Names{Prefix: "a.*"}}, "Names.Prefix"},
 	}
 	for _, tt := range tests {
@@ -44,7 +45,7 @@ func TestConfigDefaults(t *testing.T) {
 	t.Parallel()
 	c := Config{}.withDefaults()
 	if c.Concurrency != DefaultConcurrency || c.MaxDeliver != DefaultMaxDeliver || c.LocalRetries != DefaultLocalRetries ||
-		c.Names.Durable != broker.DefaultDurable || c.WorkerID == "" {
+		c.Names.Durable != broker.DefaultDurable || c.WorkerID == "" || c.StallTimeout != DefaultStallTimeout {
 		t.Errorf("defaults = %+v", c)
 	}
 	if got := (Config{LocalRetries: -1}).withDefaults().LocalRetries; got != 0 {

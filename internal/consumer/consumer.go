@@ -52,6 +52,10 @@ type Consumer struct {
 	cfg     Config
 	decode  func(subject string, body []byte) (command.Command, error)
 
+	// messages opens a pull iterator; tests replace it to simulate a
+	// stalled one.
+	messages func(jetstream.Consumer, ...jetstream.PullMessagesOpt) (jetstream.MessagesContext, error)
+
 	gate    *gate
 	inHand  *inHand
 	clock   *clock.Store  // set by bind
@@ -99,6 +103,9 @@ func New(js jetstream.JetStream, applier Applier, writer *dlq.Writer, log *zap.L
 		log:     log,
 		cfg:     cfg,
 		decode:  command.Decode,
+		messages: func(cons jetstream.Consumer, opts ...jetstream.PullMessagesOpt) (jetstream.MessagesContext, error) {
+			return cons.Messages(opts...)
+		},
 		gate:    newGate(log, cfg.OutageWindow),
 		inHand:  newInHand(cfg.Concurrency),
 		running: make(chan struct{}, cfg.Concurrency),

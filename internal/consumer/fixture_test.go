@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,7 +15,10 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/perfexworker/perfex-worker/command"
 	"github.com/perfexworker/perfex-worker/internal/broker"
@@ -175,6 +179,11 @@ type fixture struct {
 	rec      *recorder
 	cfg      Config
 	seq      int
+
+	// logs holds every line the consumer logs at Debug and above.
+	logs *observer.ObservedLogs
+	// beforeRun, when set, adjusts the consumer between New and Run.
+	beforeRun func(*Consumer)
 }
 
 func setup(t *testing.T) *fixture {
@@ -216,9 +225,15 @@ func (f *fixture) start() (c *Consumer, stop func() error) {
 func (f *fixture) startWith(applier Applier) (c *Consumer, stop func() error) {
 	f.t.Helper()
 	writer := dlq.NewWriter(f.js, f.names)
-	c, err := New(f.js, applier, writer, zaptest.NewLogger(f.t), f.cfg)
+	core, logs := observer.New(zapcore.DebugLevel)
+	f.logs = logs
+	log := zap.New(zapcore.NewTee(zaptest.NewLogger(f.t).Core(), core))
+	c, err := New(f.js, applier, writer, log, f.cfg)
 	if err != nil {
 		f.t.Fatalf("New: %v", err)
+	}
+	if f.beforeRun != nil {
+		f.beforeRun(c)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -309,6 +324,17 @@ func (f *fixture) eventually(what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// logged counts the lines logged at level whose message contains text.
+func (f *fixture) logged(level zapcore.Level, text string) int {
+	n := 0
+	for _, e := range f.logs.All() {
+		if e.Level == level && strings.Contains(e.Message, text) {
+			n++
+		}
+	}
+	return n
 }
 
 func (f *fixture) streamMsgs(name string) uint64 {

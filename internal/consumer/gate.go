@@ -31,9 +31,10 @@ import (
 // Deciding whether a transient failure is the command's or Perfex's: the
 // failure counts as an attempt only if Perfex gave a non-transient answer
 // to another request (or a probe) after the failed request began and
-// within OutageWindow. Otherwise the gate probes once, shared by every
-// failure waiting on the same question: an answer means Perfex is up, none
-// means an outage. Requiring an answer after the request began, not just
+// within OutageWindow. Otherwise the gate probes, shared by every failure
+// waiting on the same question: an answer means Perfex is up; an outage
+// needs a second failed probe shortly after the first (probeOnce), so a
+// single random fault does not pause every worker. Requiring an answer after the request began, not just
 // within the window, keeps a sudden outage from using up attempts (and
 // from dead-lettering commands at their limit) during the window after the
 // last success.
@@ -243,26 +244,71 @@ func (g *gate) check(ctx context.Context, since time.Time, probe func(context.Co
 	}
 }
 
-// probeOnce calls probe and moves the gate according to the answer.
+// confirmPause is how long the gate waits after a failed probe before the
+// second probe that must also fail for an outage to begin. One failure is
+// not enough: under a steady rate of random faults a single lost probe
+// declared hundreds of outages a minute, each pausing every worker.
+const confirmPause = 75 * time.Millisecond
+
+// probeOnce probes Perfex and moves the gate according to the answer. A
+// failure is confirmed before it closes the gate: after confirmPause a
+// second probe must fail too, and an answer to any request in between
+// means Perfex is up. A rate limit is an explicit answer and needs no
+// confirmation.
 func (g *gate) probeOnce(ctx context.Context, probe func(context.Context) error) verdict {
+	began := time.Now()
 	err := probe(ctx)
-	if ctx.Err() != nil {
+	if v, decided := g.judgeProbe(ctx, err); decided {
+		return v
+	}
+
+	t := time.NewTimer(confirmPause)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		t.Stop()
 		return verdictStopped
+	}
+	if g.answeredSince(began) {
+		return verdictUp
+	}
+	err2 := probe(ctx)
+	if v, decided := g.judgeProbe(ctx, err2); decided {
+		return v
+	}
+	g.enterOutage(err2)
+	return verdictDown
+}
+
+// judgeProbe moves the gate for a probe's answer. It reports decided=false
+// for a failure that still needs confirming.
+func (g *gate) judgeProbe(ctx context.Context, err error) (v verdict, decided bool) {
+	if ctx.Err() != nil {
+		return verdictStopped, true
 	}
 	var held *crm.HeldError
 	var transient *crm.TransientError
 	switch {
 	case err == nil:
 		g.markUp()
-		return verdictUp
+		return verdictUp, true
 	case errors.As(err, &held):
 		g.hold(held)
-		return verdictHeld
+		return verdictHeld, true
 	case errors.As(err, &transient) && transient.Reason == reason.RateLimited && !transient.RetryAt.IsZero():
 		g.rateLimit(transient.RetryAt)
+		g.enterOutage(err)
+		return verdictDown, true
 	}
-	g.enterOutage(err)
-	return verdictDown
+	return verdictDown, false
+}
+
+// answeredSince reports whether Perfex gave a non-transient answer to any
+// request after t.
+func (g *gate) answeredSince(t time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return !g.lastUp.Before(t)
 }
 
 // runProber probes Perfex while the gate is closed: with backoff(n) after

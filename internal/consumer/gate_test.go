@@ -3,10 +3,14 @@ package consumer
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
 	gocmp "github.com/google/go-cmp/cmp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/perfexworker/perfex-worker/internal/crm"
 	"github.com/perfexworker/perfex-worker/internal/reason"
@@ -133,4 +137,110 @@ func kinds(os []Outcome) []string {
 		out = append(out, o.Kind)
 	}
 	return out
+}
+
+// flakyProbe fails its first fails calls transiently, then succeeds.
+type flakyProbe struct {
+	mu    sync.Mutex
+	fails int
+	calls int
+}
+
+func (p *flakyProbe) probe(context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls++
+	if p.calls <= p.fails {
+		return transient(503)
+	}
+	return nil
+}
+
+func TestGateConfirmsOutageWithSecondProbe(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		fails      int
+		want       verdict
+		wantOutage bool
+	}{
+		{name: "single_fault_is_up", fails: 1, want: verdictUp},
+		{name: "two_faults_are_an_outage", fails: 2, want: verdictDown, wantOutage: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			core, logs := observer.New(zapcore.InfoLevel)
+			g := newGate(zap.New(core), time.Minute)
+			p := &flakyProbe{fails: tt.fails}
+
+			got := g.check(t.Context(), time.Now(), p.probe)
+
+			if got != tt.want {
+				t.Errorf("verdict = %d, want %d", got, tt.want)
+			}
+			if p.calls != 2 {
+				t.Errorf("%d probes, want 2", p.calls)
+			}
+			outage, _, _, _ := g.status()
+			if outage != tt.wantOutage {
+				t.Errorf("outage = %v, want %v", outage, tt.wantOutage)
+			}
+			if n := logs.FilterMessageSnippet("unreachable").Len(); n != btoi(tt.wantOutage) {
+				t.Errorf("%d outage lines logged", n)
+			}
+		})
+	}
+}
+
+func TestGateConfirmationHonoursContext(t *testing.T) {
+	t.Parallel()
+	g := newGate(zap.NewNop(), time.Minute)
+	ctx, cancel := context.WithCancel(t.Context())
+	probe := func(context.Context) error {
+		cancel()
+		return transient(503)
+	}
+
+	if got := g.check(ctx, time.Now(), probe); got != verdictStopped {
+		t.Errorf("verdict = %d, want stopped", got)
+	}
+	if outage, _, _, _ := g.status(); outage {
+		t.Error("entered an outage while stopping")
+	}
+}
+
+func TestSingleProbeFaultCountsAsAttempt(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.cfg.MaxDeliver = 1
+	f.cfg.LocalRetries = -1
+	p := &flakyProbe{fails: 1}
+	f.applier.script(func(_ context.Context, _ int64, _ string, call int) error {
+		if call == 1 {
+			return transient(503)
+		}
+		return nil
+	}, func() error { return p.probe(context.Background()) })
+	id := f.publish(1, "a")
+
+	c, _ := f.start()
+
+	// Perfex is up (the second probe answers), so the failure used the
+	// only attempt: without confirmation the worker paused for an outage
+	// and applied the command on its next try instead.
+	f.eventually("settled", func() bool { return f.rec.final()[id].Kind != "" })
+	if o := f.rec.final()[id]; o.Kind != DeadLettered || o.Reason != reason.MaxDeliveries {
+		t.Errorf("outcome = %+v, want dead-lettered at the attempt limit", o)
+	}
+	if n := f.logged(zapcore.WarnLevel, "unreachable"); n != 0 || c.Status().Outage {
+		t.Errorf("entered an outage (%d lines logged) on a single failed probe", n)
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

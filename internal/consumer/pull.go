@@ -68,12 +68,12 @@ func (c *Consumer) keepAlive() time.Duration {
 }
 
 // pullSession runs one message iterator until the gate closes or ctx ends
-// (again=true: we drained it) or it closes by itself (again=false, with
-// the reason).
+// (again=true: we drained it) or it closes by itself or stalls (again=false,
+// with the reason).
 func (c *Consumer) pullSession(ctx context.Context, cons jetstream.Consumer) (again bool, err error) {
 	// PullMaxMessages ≈ Concurrency: AckWait runs from delivery into the
 	// client buffer, so a large buffer lets messages expire unseen.
-	iter, err := cons.Messages(jetstream.PullMaxMessages(c.cfg.Concurrency))
+	iter, err := c.messages(cons, jetstream.PullMaxMessages(c.cfg.Concurrency))
 	if err != nil {
 		return false, err
 	}
@@ -91,6 +91,8 @@ func (c *Consumer) pullSession(ctx context.Context, cons jetstream.Consumer) (ag
 	}
 	sessionDone := make(chan struct{})
 	defer close(sessionDone)
+	watch := &stallWatch{}
+	go c.watchStall(ctx, cons, watch, iter.Stop, sessionDone)
 	go func() {
 		for {
 			ok, changed := c.gate.pullable(c.keepAlive())
@@ -111,7 +113,9 @@ func (c *Consumer) pullSession(ctx context.Context, cons jetstream.Consumer) (ag
 
 	for {
 		slotted := c.inHand.acquire(draining)
+		watch.enter()
 		msg, err := iter.Next(jetstream.NextContext(nextCtx))
+		watch.leave()
 		if err != nil {
 			if slotted {
 				c.inHand.releaseSlot()
@@ -127,9 +131,11 @@ func (c *Consumer) pullSession(ctx context.Context, cons jetstream.Consumer) (ag
 				}
 			default:
 			}
-			// TODO: missing heartbeats are the only trigger for checking the
-			// durable; a pull that stalls after a consumer-leader change
-			// while heartbeats continue (nats.go#2063) has no watchdog.
+			// A pull that stalls while heartbeats go on (nats.go#2063) is
+			// caught by watchStall, which stops the iterator.
+			if stalled := watch.fired(); stalled != nil {
+				return false, stalled
+			}
 			if errors.Is(err, jetstream.ErrNoHeartbeat) && c.consumerExists(ctx, cons) {
 				c.log.Debug("no heartbeat from the server; pulling again")
 				continue
