@@ -12,8 +12,8 @@ help: ## List the targets.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: run
-run: ## Start dev mode (embedded JetStream + Perfex simulator) and publish examples/commands.jsonl.
-	$(GO) run ./worker dev --publish examples/commands.jsonl
+run: build ## Start dev mode (embedded JetStream + Perfex simulator) and publish examples/commands.jsonl.
+	./bin/perfex-worker dev --publish examples/commands.jsonl
 
 .PHONY: build
 build: ## Build bin/perfex-worker.

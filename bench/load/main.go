@@ -58,6 +58,8 @@ type options struct {
 	memory      string
 	rateLimit   bool
 	rateFor     time.Duration
+	hot         int
+	updates     int
 	logs        string
 	only        string
 }
@@ -74,6 +76,8 @@ func orchestrate(args []string) int {
 	fs.StringVar(&o.memory, "memory", "", "instead: RSS with these backlogs pending, comma-separated (10000,1000000)")
 	fs.BoolVar(&o.rateLimit, "ratelimit", false, "instead: the worker against a limit of 120 requests per minute")
 	fs.DurationVar(&o.rateFor, "ratelimit-for", 150*time.Second, "how long the rate-limit run lasts at most")
+	fs.IntVar(&o.hot, "hot", 4, "contacts the rate-limit run's commands go to")
+	fs.IntVar(&o.updates, "updates", 50, "updates to each of those contacts in the rate-limit run")
 	fs.StringVar(&o.logs, "logs", "", "directory for the children's stderr (default: a temporary directory)")
 	fs.StringVar(&o.only, "only", "", "run only the rows whose name contains this")
 	_ = fs.Parse(args)

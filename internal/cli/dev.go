@@ -298,10 +298,11 @@ func (t *tally) print(out io.Writer, sum publishSummary, complete bool, url, pre
 		fmt.Fprintf(out, "  still pending  %4d (waiting longer than --wait; the worker keeps going)\n", len(t.expected)-len(t.outcomes))
 	}
 
-	fmt.Fprintf(out, "\nLook further (in another terminal while dev runs):\n")
-	fmt.Fprintf(out, "  go run ./worker publish --nats-url %s --contact-id 1 --set title=Director\n", url)
-	fmt.Fprintf(out, "  nats --server %s stream view PERFEX_DLQ     # dead letters with their Perfex-DLQ-* headers\n", url)
-	fmt.Fprintf(out, "  nats --server %s stream subjects PERFEX_DLQ '%s.dlq.>'\n", url, prefix)
+	fmt.Fprintf(out, "\nLook further (in another terminal while dev runs; bin/perfex-worker is what `make build` makes):\n")
+	fmt.Fprintf(out, "  bin/perfex-worker dlq list  --nats-url %s --prefix %s\n", url, prefix)
+	fmt.Fprintf(out, "  bin/perfex-worker dlq stats --nats-url %s --prefix %s\n", url, prefix)
+	fmt.Fprintf(out, "  bin/perfex-worker dlq show SEQ --nats-url %s --prefix %s\n", url, prefix)
+	fmt.Fprintf(out, "  bin/perfex-worker publish --nats-url %s --prefix %s --contact-id 1 --set title=Director\n", url, prefix)
 }
 
 // splitHostPort splits a loopback listen address; port 0 picks a free one.
