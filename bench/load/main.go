@@ -54,7 +54,9 @@ type options struct {
 	concurrency int
 	latency     time.Duration
 	pacedFor    time.Duration
+	pacedRate   float64
 	cpuprofile  string
+	selfProfile string
 	memory      string
 	rateLimit   bool
 	rateFor     time.Duration
@@ -72,7 +74,9 @@ func orchestrate(args []string) int {
 	fs.IntVar(&o.concurrency, "concurrency", 32, "--concurrency of the worker and in-flight limit of the lean reference")
 	fs.DurationVar(&o.latency, "latency", 5*time.Millisecond, "simulator latency per request in the slow runs")
 	fs.DurationVar(&o.pacedFor, "paced-for", 5*time.Second, "length of each half-load (latency) run; 0 skips them")
+	fs.Float64Var(&o.pacedRate, "paced-rate", 0, "commands/s of the half-load runs; 0 for half of what the lean reference reached in the same configuration")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the worker's fast backlog run to this file")
+	fs.StringVar(&o.selfProfile, "selfprofile", "", "write a CPU profile of this process (JetStream, the simulator, the bookkeeping) to this file")
 	fs.StringVar(&o.memory, "memory", "", "instead: RSS with these backlogs pending, comma-separated (10000,1000000)")
 	fs.BoolVar(&o.rateLimit, "ratelimit", false, "instead: the worker against a limit of 120 requests per minute")
 	fs.DurationVar(&o.rateFor, "ratelimit-for", 150*time.Second, "how long the rate-limit run lasts at most")
@@ -89,6 +93,17 @@ func orchestrate(args []string) int {
 	defer os.RemoveAll(dir)
 	if o.logs == "" {
 		o.logs = dir
+	}
+
+	if o.selfProfile != "" {
+		f, err := os.Create(o.selfProfile)
+		if err != nil {
+			fatalf("%v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fatalf("%v", err)
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 	}
 
 	printMachine()

@@ -91,7 +91,7 @@ func rateLimitRun(o options, dir string) int {
 	time.Sleep(metrics.DefaultPollInterval + time.Second)
 	worker, scrapeErr := scrape(metricsAddr)
 	out, err := c.stop()
-	logPath := filepath.Join(o.logs, run+"-ratelimit.log")
+	logPath := filepath.Join(o.logs, fmt.Sprintf("%s-ratelimit-%dx%d.log", run, o.hot, o.updates))
 	_ = os.WriteFile(logPath, []byte(out), 0o644)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ratelimit: child exited: %v\n", err)

@@ -209,14 +209,20 @@ func throughputRun(o options, dir string) int {
 	if o.pacedFor > 0 {
 		// Half load is half of what the lean reference reached on this
 		// machine with the same simulator: the theoretical rate is out of
-		// reach here (BENCHMARKS.md).
-		if lSlow.perSec > 0 {
-			run(row{name: "worker 5ms half-load", latency: o.latency, rate: lSlow.perSec / 2})
-			run(row{name: "lean 5ms half-load", lean: true, latency: o.latency, rate: lSlow.perSec / 2})
+		// reach here (BENCHMARKS.md). -paced-rate sets it instead.
+		half := func(lean result) float64 {
+			if o.pacedRate > 0 {
+				return o.pacedRate
+			}
+			return lean.perSec / 2
 		}
-		if lFast.perSec > 0 {
-			run(row{name: "worker fast half-load", rate: lFast.perSec / 2})
-			run(row{name: "lean fast half-load", lean: true, rate: lFast.perSec / 2})
+		if rate := half(lSlow); rate > 0 {
+			run(row{name: "worker 5ms half-load", latency: o.latency, rate: rate})
+			run(row{name: "lean 5ms half-load", lean: true, latency: o.latency, rate: rate})
+		}
+		if rate := half(lFast); rate > 0 {
+			run(row{name: "worker fast half-load", rate: rate})
+			run(row{name: "lean fast half-load", lean: true, rate: rate})
 		}
 	}
 
