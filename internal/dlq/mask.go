@@ -1,38 +1,21 @@
 package dlq
 
 import (
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/perfexworker/perfex-worker/internal/redact"
 )
 
 // Masked replaces a secret in header values.
-const Masked = "***"
-
-// minSecret is the shortest secret Mask replaces; shorter strings would
-// mangle ordinary text and are no real credential.
-const minSecret = 4
-
-var (
-	// jsonSecret matches a JSON member holding a secret, with its string
-	// value even when the text was cut before the closing quote.
-	jsonSecret = regexp.MustCompile(`(?i)("(?:password|authtoken|token)"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?$)`)
-	// formSecret matches the same in a form or query string.
-	formSecret = regexp.MustCompile(`(?i)\b((?:password|authtoken)=)[^&\s]*`)
-)
+const Masked = redact.Mask
 
 // Mask returns s with every given secret (of at least four bytes) and every
 // password or token value in JSON or form text replaced by Masked. Dead
 // letters put nothing in a header without passing it through Mask.
 func Mask(s string, secrets ...string) string {
-	for _, secret := range secrets {
-		if len(secret) >= minSecret {
-			s = strings.ReplaceAll(s, secret, Masked)
-		}
-	}
-	s = jsonSecret.ReplaceAllString(s, `${1}"`+Masked+`"`)
-	return formSecret.ReplaceAllString(s, `${1}`+Masked)
+	return redact.String(s, secrets...)
 }
 
 // headerValue makes s fit in a NATS header: valid UTF-8, control

@@ -13,13 +13,14 @@ import (
 // Mask replaces a secret.
 const Mask = "***"
 
-// Patterns of a password whose value the caller did not know. The key is
+// Patterns of a secret whose value the caller did not know. The key is
 // any name ending in "password", in any case (password, Password,
-// new_password). Each pattern keeps the key in group 1 and the value's
-// opening quote (if any) in group 2.
+// new_password), or authtoken or token. Each pattern keeps the key in
+// group 1 and the value's opening quote (if any) in group 2.
 var passwordPatterns = []*regexp.Regexp{
-	// A JSON member: "password":"value".
-	regexp.MustCompile(`(?i)("[a-z_]*password"\s*:\s*)(")(?:[^"\\]|\\.)*"`),
+	// A JSON member: "password":"value", also when the text was cut
+	// before the closing quote (an excerpt of a reply).
+	regexp.MustCompile(`(?i)("(?:[a-z_]*password|authtoken|token)"\s*:\s*)(")(?:[^"\\]|\\.)*(?:"|\\?$)`),
 	// The same member escaped inside a JSON string, as when a request body
 	// is quoted in an error message that is then logged as JSON:
 	// \"password\":\"value\". An escaped quote inside the value reads
@@ -27,7 +28,7 @@ var passwordPatterns = []*regexp.Regexp{
 	regexp.MustCompile(`(?i)(\\"[a-z_]*password\\"\s*:\s*)(\\")(?:[^"\\]|\\\\\\.|\\\\[^"\\])*\\"`),
 	// A form field or a key=value pair: password=value, up to a
 	// separator.
-	regexp.MustCompile(`(?i)(\b[a-z_]*password=)()[^&\s"\\,;]+`),
+	regexp.MustCompile(`(?i)(\b(?:[a-z_]*password|authtoken)=)()[^&\s"\\,;]*`),
 }
 
 // String returns s with every secret and every JSON password value masked.
