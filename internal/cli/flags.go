@@ -40,8 +40,9 @@ func (f *natsFlags) validate() error {
 	return nil
 }
 
-// connect opens a NATS connection that never gives up reconnecting.
-func (f *natsFlags) connect(name string, onAsyncError func(error)) (*nats.Conn, error) {
+// connect opens a NATS connection that never gives up reconnecting; extra
+// options are applied last.
+func (f *natsFlags) connect(name string, onAsyncError func(error), extra ...nats.Option) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -70,7 +71,7 @@ func (f *natsFlags) connect(name string, onAsyncError func(error)) (*nats.Conn, 
 		opts = append(opts, nats.ClientCert(f.NATSCert, f.NATSKey))
 	}
 
-	nc, err := nats.Connect(f.NATSURL, opts...)
+	nc, err := nats.Connect(f.NATSURL, append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to NATS at %s: %w", redactURL(f.NATSURL), err)
 	}

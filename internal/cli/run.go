@@ -213,9 +213,11 @@ func runWorker(ctx context.Context, log *zap.Logger, s workerSetup) error {
 		return usageError{fmt.Errorf("configuring the Perfex client: %w", err)}
 	}
 
+	// The worker waits for NATS at start-up (a deploy may start it first);
+	// the operator tools (publish, dlq) fail at once instead.
 	nc, err := s.nats.connect("perfex-worker "+id, func(err error) {
 		log.Warn("NATS asynchronous error", zap.Error(err))
-	})
+	}, nats.RetryOnFailedConnect(true))
 	if err != nil {
 		return logFatal(log, "cannot connect to NATS", err)
 	}
@@ -236,10 +238,14 @@ func runWorker(ctx context.Context, log *zap.Logger, s workerSetup) error {
 		Replicas:  s.worker.Replicas,
 	}
 	provision := func(ctx context.Context) error { return broker.Provision(ctx, js, settings) }
-	if err := provision(ctx); err != nil {
+	if err := provisionWhenReachable(ctx, log, provision); err != nil {
 		var mismatch *broker.ConfigMismatchError
-		if errors.As(err, &mismatch) {
+		switch {
+		case errors.As(err, &mismatch):
 			return logFatal(log, "existing stream or consumer differs from this worker's configuration; fix it with the nats CLI or align the flags", err)
+		case ctx.Err() != nil:
+			log.Info("stopped before NATS JetStream could be reached")
+			return nil
 		}
 		return logFatal(log, "cannot provision streams and consumer", err)
 	}
@@ -338,4 +344,52 @@ func loadCA(path string) (*x509.CertPool, error) {
 		return nil, usagef("--perfex-ca %s holds no PEM certificate", path)
 	}
 	return pool, nil
+}
+
+// provisionRetryMax caps the wait between provisioning attempts while
+// NATS or JetStream cannot be reached.
+const provisionRetryMax = 15 * time.Second
+
+// provisionWhenReachable provisions, waiting with backoff while NATS or
+// JetStream does not answer. A configuration mismatch, or any error other
+// than an unreachable server, ends it at once. Waiting is logged once.
+func provisionWhenReachable(ctx context.Context, log *zap.Logger, provision func(context.Context) error) error {
+	wait := time.Second
+	waiting := false
+	for {
+		attempt, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := provision(attempt)
+		cancel()
+		if err == nil {
+			if waiting {
+				log.Info("NATS JetStream reachable; streams and consumer provisioned")
+			}
+			return nil
+		}
+		if !unreachable(err) || ctx.Err() != nil {
+			return err
+		}
+		if !waiting {
+			log.Warn("waiting for NATS JetStream", zap.Error(err))
+			waiting = true
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, provisionRetryMax)
+	}
+}
+
+// unreachable reports whether err means the server did not answer, as
+// opposed to answering with a refusal.
+func unreachable(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
+		errors.Is(err, nats.ErrConnectionClosed) ||
+		errors.Is(err, nats.ErrDisconnected) ||
+		errors.Is(err, nats.ErrConnectionReconnecting)
 }
