@@ -33,7 +33,7 @@
 //     (Unix seconds, rounded up). A window of Options.RateWindow opens with
 //     the first request after the previous one closed. With the limit
 //     exhausted the answer is 429 "Too Many Requests" with Retry-After.
-//     With the limit off the headers advertise a limit of 100000.
+//     With the limit off the headers advertise a limit of 1,000,000,000.
 //  4. Unknown paths get the HTML 404.
 //  5. Token: a token in the query is refused with 401 "Invalid Token" even
 //     when right; no authtoken header gives 401 "Token is not defined.", a

@@ -14,8 +14,10 @@ const DefaultRateWindow = time.Minute
 
 // unlimitedAdvertised is the X-RateLimit-Limit sent when the rate limit is
 // off: every reply still carries the headers, with a limit no client will
-// reach, so that a client pacing itself on them never waits.
-const unlimitedAdvertised = 100000
+// reach, so that a client pacing itself on them never waits. (It was
+// 100,000 once: a client spreading that over the one-minute window is held
+// to 1,667 requests a second, which is what capped the benchmark worker.)
+const unlimitedAdvertised = 1_000_000_000
 
 // rateState is what the X-RateLimit-* headers of one reply say.
 type rateState struct {
