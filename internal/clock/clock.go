@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"time"
 
@@ -36,6 +37,12 @@ type Stamp struct {
 // command that last set each field, keyed by the field's wire name.
 type Record struct {
 	Fields map[string]Stamp `json:"fields"`
+
+	// Where the record was read from: rev is the key's revision (0: no
+	// key yet) and read says whether the record came from the store at
+	// all, as opposed to a zero Record.
+	rev  uint64
+	read bool
 }
 
 // Verdict sorts the fields a command sets against a Record.
@@ -88,6 +95,9 @@ type Store struct {
 	kv     jetstream.KeyValue
 	nc     *nats.Conn
 	bucket string
+	// direct: the bucket has one replica, so a direct get is answered by
+	// the server that also decides every write and cannot be stale.
+	direct bool
 }
 
 // Open returns a Store on the bucket (made by broker.ClockBucketConfig).
@@ -98,7 +108,16 @@ func Open(ctx context.Context, js jetstream.JetStream, bucket string) (*Store, e
 	if err != nil {
 		return nil, fmt.Errorf("opening the clock bucket %q: %w", bucket, err)
 	}
-	return &Store{kv: kv, nc: js.Conn(), bucket: bucket}, nil
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("opening the clock bucket %q: %w", bucket, err)
+	}
+	direct := false
+	if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+		cfg := bs.StreamInfo().Config
+		direct = cfg.Replicas <= 1 && cfg.AllowDirect
+	}
+	return &Store{kv: kv, nc: js.Conn(), bucket: bucket, direct: direct}, nil
 }
 
 // Key is the KV key of a contact's record.
@@ -108,12 +127,17 @@ func Key(contactID int64) string {
 
 // Get returns the contact's record; an empty one if none was written.
 func (s *Store) Get(ctx context.Context, contactID int64) (Record, error) {
-	r, _, err := s.get(ctx, contactID)
+	r, rev, err := s.get(ctx, contactID)
+	r.rev, r.read = rev, err == nil
 	return r, err
 }
 
 func (s *Store) get(ctx context.Context, contactID int64) (Record, uint64, error) {
-	value, rev, err := s.readLeader(ctx, Key(contactID))
+	read := s.readLeader
+	if s.direct {
+		read = s.readDirect
+	}
+	value, rev, err := read(ctx, Key(contactID))
 	if err != nil {
 		return Record{}, 0, fmt.Errorf("reading the clock of contact %d: %w", contactID, err)
 	}
@@ -140,36 +164,55 @@ type Mark struct {
 }
 
 // Record stamps the fields of each mark, keeping any newer stamp already
-// there. It reads, merges and writes by compare-and-set, and on a
-// conflict (another writer got in between) reads and merges again.
-func (s *Store) Record(ctx context.Context, contactID int64, marks ...Mark) error {
+// there, and writes the result by compare-and-set.
+//
+// seen is the contact's record as this process last read or wrote it, or
+// nil. The first write is tried against seen's revision, which saves a
+// read when nothing changed since (the usual case for a process holding
+// the contact's lease). On a conflict (another writer got in between) it
+// reads, merges and writes again. On success *seen becomes what was
+// written, so a caller can record again without reading.
+func (s *Store) Record(ctx context.Context, contactID int64, seen *Record, marks ...Mark) error {
 	key := Key(contactID)
+	var base Record
+	if seen != nil {
+		base = *seen
+	}
 	for range maxConflicts {
-		r, rev, err := s.get(ctx, contactID)
-		if err != nil {
-			return err
+		if !base.read {
+			var err error
+			if base, err = s.Get(ctx, contactID); err != nil {
+				return err
+			}
 		}
+		r := Record{Fields: maps.Clone(base.Fields), rev: base.rev, read: true}
 		changed := false
 		for _, m := range marks {
 			changed = r.Merge(m.Fields, m.Stamp) || changed
 		}
 		if !changed {
+			if seen != nil {
+				*seen = base
+			}
 			return nil
 		}
 		body, err := json.Marshal(r)
 		if err != nil {
 			return fmt.Errorf("encoding the clock of contact %d: %w", contactID, err)
 		}
-		if rev == 0 {
-			_, err = s.kv.Create(ctx, key, body)
+		if r.rev == 0 {
+			r.rev, err = s.kv.Create(ctx, key, body)
 		} else {
-			_, err = s.kv.Update(ctx, key, body, rev)
+			r.rev, err = s.kv.Update(ctx, key, body, r.rev)
 		}
 		switch {
 		case err == nil:
+			if seen != nil {
+				*seen = r
+			}
 			return nil
 		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
-			continue
+			base = Record{}
 		default:
 			return fmt.Errorf("recording the clock of contact %d: %w", contactID, err)
 		}

@@ -89,10 +89,10 @@ func TestStoreRecordsAndKeepsNewest(t *testing.T) {
 	if err != nil || len(rec.Fields) != 0 {
 		t.Fatalf("Get of an unknown contact = %+v, %v", rec, err)
 	}
-	if err := s.Record(ctx, 7, clock.Mark{Fields: []string{"title", "email"}, Stamp: clock.Stamp{Seq: 4}}); err != nil {
+	if err := s.Record(ctx, 7, nil, clock.Mark{Fields: []string{"title", "email"}, Stamp: clock.Stamp{Seq: 4}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Record(ctx, 7,
+	if err := s.Record(ctx, 7, nil,
 		clock.Mark{Fields: []string{"title"}, Stamp: clock.Stamp{Seq: 2}},
 		clock.Mark{Fields: []string{"active"}, Stamp: clock.Stamp{Seq: 6}},
 	); err != nil {
@@ -118,7 +118,7 @@ func TestStoreConcurrentWritersMerge(t *testing.T) {
 	errs := make(chan error, len(fields))
 	for i, f := range fields {
 		wg.Go(func() {
-			errs <- s.Record(context.Background(), 1, clock.Mark{Fields: []string{f}, Stamp: clock.Stamp{Seq: uint64(i + 1)}})
+			errs <- s.Record(context.Background(), 1, nil, clock.Mark{Fields: []string{f}, Stamp: clock.Stamp{Seq: uint64(i + 1)}})
 		})
 	}
 	wg.Wait()
@@ -136,5 +136,43 @@ func TestStoreConcurrentWritersMerge(t *testing.T) {
 		if rec.Fields[f].Seq != uint64(i+1) {
 			t.Errorf("field %s stamped %d, want %d", f, rec.Fields[f].Seq, i+1)
 		}
+	}
+}
+
+// Recording over a record read earlier writes against its revision; when
+// another writer got in between, the write is refused, the record read
+// again and merged, so nothing the other writer stamped is lost.
+func TestStoreRecordOverSeen(t *testing.T) {
+	t.Parallel()
+	s := open(t)
+	ctx := t.Context()
+
+	seen, err := s.Get(ctx, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Record(ctx, 9, &seen, clock.Mark{Fields: []string{"title"}, Stamp: clock.Stamp{Seq: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	if seen.Fields["title"].Seq != 3 {
+		t.Fatalf("seen after Record = %+v, want title at 3", seen.Fields)
+	}
+	// Another process stamps a field after seen was written.
+	if err := s.Record(ctx, 9, nil, clock.Mark{Fields: []string{"email"}, Stamp: clock.Stamp{Seq: 8}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Record(ctx, 9, &seen, clock.Mark{Fields: []string{"active", "email"}, Stamp: clock.Stamp{Seq: 5}}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]clock.Stamp{"title": {Seq: 3}, "email": {Seq: 8}, "active": {Seq: 5}}
+	got, err := s.Get(ctx, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got.Fields); diff != "" {
+		t.Errorf("stored record (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want, seen.Fields); diff != "" {
+		t.Errorf("seen after the conflict (-want +got):\n%s", diff)
 	}
 }

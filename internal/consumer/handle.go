@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/perfexworker/perfex-worker/command"
+	"github.com/perfexworker/perfex-worker/internal/clock"
 	"github.com/perfexworker/perfex-worker/internal/crm"
 	"github.com/perfexworker/perfex-worker/internal/dlq"
 	"github.com/perfexworker/perfex-worker/internal/reason"
@@ -43,8 +44,8 @@ const traceparentHeader = "traceparent"
 
 // attempt takes one decoded command, already trimmed to its fresh fields
 // and with this process holding the contact's lease, to a final broker
-// action.
-func (c *Consumer) attempt(ctx context.Context, p *pending, lost <-chan struct{}) {
+// action. seen is the contact's clock as the batch last read or wrote it.
+func (c *Consumer) attempt(ctx context.Context, p *pending, seen *clock.Record, lost <-chan struct{}) {
 	f, cmd := p.f, p.cmd
 	// Forward the publisher's trace to Perfex: crm sets the header.
 	ctx = crm.WithTraceparent(ctx, f.msg.Headers().Get(traceparentHeader))
@@ -79,7 +80,7 @@ func (c *Consumer) attempt(ctx context.Context, p *pending, lost <-chan struct{}
 
 		switch decide(cl, sit) {
 		case actAck:
-			if c.record(f.contactID, p.mark()) {
+			if c.record(f.contactID, seen, p.mark()) {
 				c.ack(f, Applied, "")
 			} else {
 				c.nak(f, c.redeliveryDelay(f), "")

@@ -88,27 +88,28 @@ func (c *Consumer) handleBatch(fs []*inflight) {
 		}
 	}()
 
-	live, err := c.judge(contactID, ready)
+	seen, live, err := c.judge(contactID, ready)
 	if err != nil {
 		c.handBack(ready, err, "reading the contact's clock failed")
 		return
 	}
-	if len(live) > 1 && c.applyMerged(work, contactID, live) {
+	if len(live) > 1 && c.applyMerged(work, contactID, &seen, live) {
 		return
 	}
 	for _, p := range live {
-		c.attempt(work, p, held.Lost())
+		c.attempt(work, p, &seen, held.Lost())
 	}
 }
 
 // judge reads the contact's clock, trims each command to its fresh
-// fields, settles the commands with none left, and returns the others.
-func (c *Consumer) judge(contactID int64, ready []*pending) ([]*pending, error) {
+// fields, settles the commands with none left, and returns the clock as
+// read and the commands still to apply.
+func (c *Consumer) judge(contactID int64, ready []*pending) (clock.Record, []*pending, error) {
 	ctx, cancel := context.WithTimeout(c.work, recordTimeout)
 	defer cancel()
 	rec, err := c.clock.Get(ctx, contactID)
 	if err != nil {
-		return nil, err
+		return clock.Record{}, nil, err
 	}
 
 	var live []*pending
@@ -126,14 +127,14 @@ func (c *Consumer) judge(contactID int64, ready []*pending) ([]*pending, error) 
 			c.ack(p.f, Superseded, "")
 		}
 	}
-	return live, nil
+	return rec, live, nil
 }
 
 // applyMerged sends live's fields as one update, later ranks winning, and
 // reports whether the commands were settled. On any failure it settles
 // none: each is then applied on its own, so one command Perfex refuses
 // cannot take the others down with it.
-func (c *Consumer) applyMerged(ctx context.Context, contactID int64, live []*pending) bool {
+func (c *Consumer) applyMerged(ctx context.Context, contactID int64, seen *clock.Record, live []*pending) bool {
 	if c.gate.wait(c.stop) != nil {
 		return false
 	}
@@ -162,7 +163,7 @@ func (c *Consumer) applyMerged(ctx context.Context, contactID int64, live []*pen
 	for _, p := range live {
 		marks = append(marks, p.mark())
 	}
-	if !c.record(contactID, marks...) {
+	if !c.record(contactID, seen, marks...) {
 		for _, p := range live {
 			c.nak(p.f, c.redeliveryDelay(p.f), "")
 		}
@@ -190,13 +191,14 @@ func (c *Consumer) applyMerged(ctx context.Context, contactID int64, live []*pen
 	return true
 }
 
-// record writes marks to the contact's clock and reports success. Failing,
-// the caller must not ack: a redelivery applies the same values again and
-// records them then.
-func (c *Consumer) record(contactID int64, marks ...clock.Mark) bool {
+// record writes marks to the contact's clock, seen being the clock as this
+// batch last read or wrote it, and reports success. Failing, the caller
+// must not ack: a redelivery applies the same values again and records
+// them then.
+func (c *Consumer) record(contactID int64, seen *clock.Record, marks ...clock.Mark) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.work), recordTimeout)
 	defer cancel()
-	if err := c.clock.Record(ctx, contactID, marks...); err != nil {
+	if err := c.clock.Record(ctx, contactID, seen, marks...); err != nil {
 		c.log.Warn("recording the contact's clock failed; the command is handed back and applied again",
 			zap.Int64("contact_id", contactID), zap.Error(err))
 		return false

@@ -101,7 +101,7 @@ func TestRedeliveryAfterRecordIsNotSentAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Record(t.Context(), 3, clock.Mark{Fields: []string{"firstname"}, Stamp: clock.Stamp{Seq: 1}}); err != nil {
+	if err := s.Record(t.Context(), 3, nil, clock.Mark{Fields: []string{"firstname"}, Stamp: clock.Stamp{Seq: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	id := f.publish(3, "x") // stream sequence 1
