@@ -26,7 +26,7 @@ const (
 type action int
 
 const (
-	actAck           action = iota // DoubleAck: applied
+	actAck           action = iota // Ack: applied
 	actDeadLetter                  // store in the DLQ, ack after the PubAck
 	actWaitRateLimit               // every worker waits until RetryAt+jitter, then retry
 	actPark                        // wait (kept alive) until the gate reopens, then retry
@@ -53,7 +53,7 @@ type situation struct {
 //	outcome of the attempt          situation                            action
 //	------------------------------  -----------------------------------  ----------------------------------
 //	decode: *ValidationError        -                                    dead-letter (its code, status 0)
-//	nil (applied)                   -                                    DoubleAck
+//	nil (applied)                   -                                    Ack
 //	*PermanentError                 -                                    dead-letter (its reason), then ack
 //	dead-letter store failed        -                                    NakWithDelay(backoff), never ack
 //	*TransientError rate_limited    -                                    wait for RetryAt+jitter, retry;

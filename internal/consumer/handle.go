@@ -22,9 +22,6 @@ import (
 
 // Timings of single broker calls.
 const (
-	// ackTimeout bounds a DoubleAck and so how long the worker waits to
-	// be sure an ack landed.
-	ackTimeout = 5 * time.Second
 	// storeTimeout bounds storing one dead letter.
 	storeTimeout = 10 * time.Second
 	// shutdownRedelay is the delay of the Nak that hands a message back
@@ -143,17 +140,19 @@ func (c *Consumer) update(ctx context.Context, contactID int64, data command.Con
 	return c.applier.Update(ctx, contactID, data)
 }
 
-// ack settles f with a DoubleAck. If the ack is lost the server redelivers
-// the command and applying it again is harmless.
+// ack settles f with a plain Ack, not waiting for the server to confirm
+// it. Nothing depends on the confirmation: an applied command's fields are
+// in the contact's clock before the ack, so a redelivery after a lost ack
+// is judged done and acked without calling Perfex; a dead letter's id is
+// remembered by the dead-letter stream, so storing it again is refused as
+// a duplicate.
 func (c *Consumer) ack(f *inflight, kind string, code reason.Code) {
-	ctx, cancel := context.WithTimeout(context.Background(), ackTimeout)
-	defer cancel()
 	var err error
-	if !c.inHand.settle(f, func() { err = f.msg.DoubleAck(ctx) }) {
+	if !c.inHand.settle(f, func() { err = f.msg.Ack() }) {
 		return
 	}
 	if err != nil {
-		c.msgLog(f).Warn("acknowledgement not confirmed; the command may be delivered and applied again",
+		c.msgLog(f).Warn("acknowledgement not sent; the command will be delivered again",
 			zap.String("outcome", kind), zap.Error(err))
 	}
 	c.observe(f, kind, code)
