@@ -6,11 +6,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
 	"go.uber.org/zap"
 
 	"github.com/perfexworker/perfex-worker/internal/crm"
 	"github.com/perfexworker/perfex-worker/internal/dlq"
-	"github.com/perfexworker/perfex-worker/internal/reason"
 )
 
 // The gate is the process-wide answer to "may we talk to Perfex now?".
@@ -28,29 +28,42 @@ import (
 // calls Perfex, and pulling pauses while that instant is far enough off
 // for buffered messages to age.
 //
-// Deciding whether a transient failure is the command's or Perfex's: the
-// failure counts as an attempt only if Perfex gave a non-transient answer
-// to another request (or a probe) after the failed request began and
-// within OutageWindow. Otherwise the gate probes, shared by every failure
-// waiting on the same question: an answer means Perfex is up; an outage
-// needs a second failed probe shortly after the first (probeOnce), so a
-// single random fault does not pause every worker. Requiring an answer after the request began, not just
-// within the window, keeps a sudden outage from using up attempts (and
-// from dead-lettering commands at their limit) during the window after the
-// last success.
+// Open and outage are kept by a sony/gobreaker circuit breaker: a closed
+// breaker is an open gate, an open or half-open one an outage. The library
+// is the state machine: a failure it is given trips it, half-open admits
+// one trial at a time, whose success closes it and whose failure opens it
+// again, and each change of state reaches onStateChange, which logs the
+// start and the end of an outage once and wakes whoever waits.
 //
-// A circuit breaker such as sony/gobreaker was considered: it trips on
-// counts of consecutive failures and then refuses calls, while this gate
-// trips on the absence of any answer, must keep messages alive rather
-// than fail them, and has a held state that only a probe may leave, so a
-// breaker would have needed as much code around it as this.
+// The gate decides what the breaker is given, which a breaker that counts
+// failed calls could not. A transient failure counts as an attempt only if
+// Perfex gave a non-transient answer to another request (or a probe) after
+// the failed request began and within OutageWindow. Otherwise the gate
+// probes, shared by every failure waiting on the same question: an answer
+// means Perfex is up; an outage needs a second failed probe shortly after
+// the first (probeOnce), so a single random fault does not pause every
+// worker. Requiring an answer after the request began, not just within the
+// window, keeps a sudden outage from using up attempts (and from
+// dead-lettering commands at their limit) during the window after the last
+// success. Only that confirmed verdict reaches the breaker as a failure,
+// and it trips on the first; every answer from Perfex reaches it as a
+// success. The gate also spaces the trials with capped exponential backoff
+// (runProber), keeps messages alive rather than failing them (workers wait
+// on the gate and never call through the breaker), and keeps the held
+// state, above the breaker, which only a probe may leave.
 type gate struct {
-	log    *zap.Logger
-	window time.Duration
+	log     *zap.Logger
+	window  time.Duration
+	breaker *gobreaker.TwoStepCircuitBreaker[struct{}]
 
-	mu        sync.Mutex
-	state     gateState
-	since     time.Time // when the current closed state began
+	mu sync.Mutex
+	// down mirrors "the breaker is not closed", set by onStateChange, so
+	// that reading the gate never calls into the breaker: the breaker
+	// calls onStateChange under its own lock, and onStateChange takes mu.
+	// Never call the breaker while holding mu.
+	down      bool
+	cause     error     // the failure that confirmed the outage being reported
+	since     time.Time // when the current outage or hold began
 	heldBy    *crm.HeldError
 	lastUp    time.Time // last non-transient answer from Perfex
 	notBefore time.Time // rate limit: no request before this instant
@@ -82,8 +95,32 @@ type probeCall struct {
 	verdict verdict
 }
 
+// Verdicts the breaker is given besides nil, an answer from Perfex.
+var (
+	// errPerfexDown is a confirmed outage, or a trial that failed.
+	errPerfexDown = errors.New("perfex does not answer")
+	// errNoVerdict ends a trial that settled nothing; the breaker ignores
+	// it.
+	errNoVerdict = errors.New("no verdict")
+)
+
 func newGate(log *zap.Logger, window time.Duration) *gate {
-	return &gate{log: log, window: window, changed: make(chan struct{})}
+	g := &gate{log: log, window: window, changed: make(chan struct{})}
+	g.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        "perfex",
+		MaxRequests: 1, // one trial at a time while half-open
+		// Timeout is how long the breaker stays open before it admits a
+		// trial. It is fixed, and the prober backs off exponentially, so
+		// the prober does the waiting and Timeout is as short as the
+		// library allows: by the time the prober asks, a trial is due.
+		Timeout: time.Nanosecond,
+		// Failures reach the breaker only once the gate has confirmed an
+		// outage, so the first one trips it.
+		ReadyToTrip:   func(c gobreaker.Counts) bool { return c.ConsecutiveFailures > 0 },
+		IsExcluded:    func(err error) bool { return errors.Is(err, errNoVerdict) },
+		OnStateChange: g.onStateChange,
+	})
+	return g
 }
 
 // broadcast wakes everyone waiting for a change. Callers hold g.mu.
@@ -92,59 +129,101 @@ func (g *gate) broadcast() {
 	g.changed = make(chan struct{})
 }
 
-// markUp records an answer from Perfex and ends an outage (not a hold).
-func (g *gate) markUp() {
+// stateLocked is the gate's state: a hold hides the breaker. Callers hold
+// g.mu.
+func (g *gate) stateLocked() gateState {
+	switch {
+	case g.heldBy != nil:
+		return stateHeld
+	case g.down:
+		return stateOutage
+	}
+	return stateOpen
+}
+
+// onStateChange mirrors the breaker into the gate. Open and half-open are
+// one outage, so only changes to and from closed matter; they are logged
+// unless the worker is held, since the hold is what it reports then.
+func (g *gate) onStateChange(_ string, _, to gobreaker.State) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	down := to != gobreaker.StateClosed
+	if down == g.down {
+		return
+	}
+	g.down = down
+	switch {
+	case g.heldBy != nil:
+		// Not logged: the hold is what the worker reports.
+	case down:
+		g.log.Warn("Perfex is unreachable; pausing: no new commands are taken and none is dead-lettered until it answers",
+			zap.String("error", dlq.Mask(errString(g.cause))))
+		g.since = time.Now()
+	default:
+		g.log.Info("Perfex answers again; resuming", zap.Duration("outage", time.Since(g.since)))
+	}
+	g.broadcast()
+}
+
+// record gives the breaker a verdict reached outside a trial: nil for an
+// answer from Perfex, errPerfexDown for a confirmed outage. While a trial
+// holds the breaker's one half-open place the breaker refuses it; the
+// trial then learns of an answer from lastUp.
+func (g *gate) record(v error) {
+	done, err := g.breaker.Allow()
+	if err != nil {
+		return
+	}
+	done(v)
+}
+
+// answered notes a non-transient answer from Perfex.
+func (g *gate) answered() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.lastUp = time.Now()
-	if g.state == stateOutage {
-		g.log.Info("Perfex answers again; resuming", zap.Duration("outage", time.Since(g.since)))
-		g.state = stateOpen
-		g.broadcast()
-	}
 }
 
-// enterOutage closes an open gate because Perfex does not answer.
+// markUp records an answer from Perfex: it ends an outage (not a hold).
+func (g *gate) markUp() {
+	g.answered()
+	g.record(nil)
+}
+
+// enterOutage trips the breaker on a confirmed outage.
 func (g *gate) enterOutage(cause error) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.state != stateOpen {
-		return
-	}
-	g.log.Warn("Perfex is unreachable; pausing: no new commands are taken and none is dead-lettered until it answers",
-		zap.String("error", dlq.Mask(errString(cause))))
-	g.state = stateOutage
-	g.since = time.Now()
-	g.broadcast()
+	g.cause = cause
+	g.mu.Unlock()
+	g.record(errPerfexDown)
 }
 
 // hold closes the gate until a probe succeeds.
 func (g *gate) hold(h *crm.HeldError) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.state == stateHeld {
+	if g.heldBy != nil {
 		return
 	}
 	g.log.Error("Perfex refuses this worker; holding all commands until the cause is fixed",
 		zap.String("reason", string(h.Reason)),
 		zap.Int("status", h.Status),
 		zap.String("perfex_message", dlq.Mask(h.Message)))
-	g.state = stateHeld
 	g.heldBy = h
 	g.since = time.Now()
 	g.broadcast()
 }
 
-// release ends a hold after a probe succeeded.
+// release ends a hold after a probe succeeded. The answer closes the
+// breaker first, so the gate opens rather than showing an outage.
 func (g *gate) release() {
+	g.markUp()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.lastUp = time.Now()
-	if g.state == stateOpen {
+	if g.heldBy == nil {
 		return
 	}
 	g.log.Info("Perfex accepts this worker again; resuming", zap.Duration("held", time.Since(g.since)))
-	g.state = stateOpen
 	g.heldBy = nil
 	g.broadcast()
 }
@@ -164,7 +243,7 @@ func (g *gate) rateLimit(t time.Time) {
 func (g *gate) snapshot() (gateState, time.Time, <-chan struct{}) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.state, g.notBefore, g.changed
+	return g.stateLocked(), g.notBefore, g.changed
 }
 
 // wait blocks until the gate is open and any rate limit has passed.
@@ -202,194 +281,12 @@ func (g *gate) pullable(slack time.Duration) (bool, <-chan struct{}) {
 	return state == stateOpen && time.Until(notBefore) <= slack, changed
 }
 
-// check answers whether Perfex is up for a transient failure of a request
-// that began at since, probing once when nothing else has answered since.
-func (g *gate) check(ctx context.Context, since time.Time, probe func(context.Context) error) verdict {
-	for {
-		g.mu.Lock()
-		switch {
-		case g.state == stateOutage:
-			g.mu.Unlock()
-			return verdictDown
-		case g.state == stateHeld:
-			g.mu.Unlock()
-			return verdictHeld
-		case !g.lastUp.Before(since) && time.Since(g.lastUp) <= g.window:
-			g.mu.Unlock()
-			return verdictUp
-		}
-		if p := g.probing; p != nil {
-			g.mu.Unlock()
-			select {
-			case <-p.done:
-			case <-ctx.Done():
-				return verdictStopped
-			}
-			if !p.started.Before(since) {
-				return p.verdict
-			}
-			continue
-		}
-		p := &probeCall{started: time.Now(), done: make(chan struct{})}
-		g.probing = p
-		g.mu.Unlock()
-
-		p.verdict = g.probeOnce(ctx, probe)
-
-		g.mu.Lock()
-		g.probing = nil
-		g.mu.Unlock()
-		close(p.done)
-		return p.verdict
-	}
-}
-
-// confirmPause is how long the gate waits after a failed probe before the
-// second probe that must also fail for an outage to begin. One failure is
-// not enough: under a steady rate of random faults a single lost probe
-// declared hundreds of outages a minute, each pausing every worker.
-const confirmPause = 75 * time.Millisecond
-
-// probeOnce probes Perfex and moves the gate according to the answer. A
-// failure is confirmed before it closes the gate: after confirmPause a
-// second probe must fail too, and an answer to any request in between
-// means Perfex is up. A rate limit is an explicit answer and needs no
-// confirmation.
-func (g *gate) probeOnce(ctx context.Context, probe func(context.Context) error) verdict {
-	began := time.Now()
-	err := probe(ctx)
-	if v, decided := g.judgeProbe(ctx, err); decided {
-		return v
-	}
-
-	t := time.NewTimer(confirmPause)
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-		t.Stop()
-		return verdictStopped
-	}
-	if g.answeredSince(began) {
-		return verdictUp
-	}
-	err2 := probe(ctx)
-	if v, decided := g.judgeProbe(ctx, err2); decided {
-		return v
-	}
-	g.enterOutage(err2)
-	return verdictDown
-}
-
-// judgeProbe moves the gate for a probe's answer. It reports decided=false
-// for a failure that still needs confirming.
-func (g *gate) judgeProbe(ctx context.Context, err error) (v verdict, decided bool) {
-	if ctx.Err() != nil {
-		return verdictStopped, true
-	}
-	var held *crm.HeldError
-	var transient *crm.TransientError
-	switch {
-	case err == nil:
-		g.markUp()
-		return verdictUp, true
-	case errors.As(err, &held):
-		g.hold(held)
-		return verdictHeld, true
-	case errors.As(err, &transient) && transient.Reason == reason.RateLimited && !transient.RetryAt.IsZero():
-		g.rateLimit(transient.RetryAt)
-		g.enterOutage(err)
-		return verdictDown, true
-	}
-	return verdictDown, false
-}
-
-// answeredSince reports whether Perfex gave a non-transient answer to any
-// request after t.
-func (g *gate) answeredSince(t time.Time) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return !g.lastUp.Before(t)
-}
-
-// runProber probes Perfex while the gate is closed: with backoff(n) after
-// the n-th failed probe of an outage, every heldEvery while held. It
-// returns when ctx ends.
-func (g *gate) runProber(ctx context.Context, probe func(context.Context) error,
-	backoff func(n int) time.Duration, heldEvery time.Duration) {
-	n := 0
-	for {
-		state, _, changed := g.snapshot()
-		var delay time.Duration
-		switch state {
-		case stateOpen:
-			n = 0
-			select {
-			case <-changed:
-				continue
-			case <-ctx.Done():
-				return
-			}
-		case stateOutage:
-			delay = backoff(n)
-			n++
-		case stateHeld:
-			delay = heldEvery
-		}
-		if !g.sleepInState(ctx, state, delay, changed) {
-			if ctx.Err() != nil {
-				return
-			}
-			continue
-		}
-
-		err := probe(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		var held *crm.HeldError
-		var transient *crm.TransientError
-		switch {
-		case err == nil && state == stateHeld:
-			g.release()
-		case err == nil:
-			g.markUp()
-		case errors.As(err, &held):
-			g.hold(held)
-		case errors.As(err, &transient) && transient.Reason == reason.RateLimited && !transient.RetryAt.IsZero():
-			g.rateLimit(transient.RetryAt)
-		default:
-			g.log.Debug("probe failed", zap.String("error", dlq.Mask(err.Error())))
-		}
-	}
-}
-
-// sleepInState waits d and reports true, or reports false early when the
-// gate leaves state or ctx ends. Other changes (a rate limit) do not cut
-// the wait short.
-func (g *gate) sleepInState(ctx context.Context, state gateState, d time.Duration, changed <-chan struct{}) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			return true
-		case <-ctx.Done():
-			return false
-		case <-changed:
-			var now gateState
-			now, _, changed = g.snapshot()
-			if now != state {
-				return false
-			}
-		}
-	}
-}
-
 // status reports the gate for Consumer.Status.
 func (g *gate) status() (outage, held bool, heldBy *crm.HeldError, since time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.state == stateOutage, g.state == stateHeld, g.heldBy, g.since
+	state := g.stateLocked()
+	return state == stateOutage, state == stateHeld, g.heldBy, g.since
 }
 
 func errString(err error) string {

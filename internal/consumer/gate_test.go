@@ -8,6 +8,7 @@ import (
 	"time"
 
 	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/sony/gobreaker/v2"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -186,6 +187,12 @@ func TestGateConfirmsOutageWithSecondProbe(t *testing.T) {
 			if outage != tt.wantOutage {
 				t.Errorf("outage = %v, want %v", outage, tt.wantOutage)
 			}
+			if tripped := g.breaker.State() != gobreaker.StateClosed; tripped != tt.wantOutage {
+				t.Errorf("breaker %s, want tripped %v", g.breaker.State(), tt.wantOutage)
+			}
+			if n := g.breaker.Counts().TotalFailures; !tt.wantOutage && n != 0 {
+				t.Errorf("breaker counted %d failures for a fault Perfex answered after", n)
+			}
 			if n := logs.FilterMessageSnippet("unreachable").Len(); n != btoi(tt.wantOutage) {
 				t.Errorf("%d outage lines logged", n)
 			}
@@ -236,6 +243,191 @@ func TestSingleProbeFaultCountsAsAttempt(t *testing.T) {
 	if n := f.logged(zapcore.WarnLevel, "unreachable"); n != 0 || c.Status().Outage {
 		t.Errorf("entered an outage (%d lines logged) on a single failed probe", n)
 	}
+}
+
+func TestGateOutageTripsBreakerUntilAnAnswer(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zapcore.InfoLevel)
+	g := newGate(zap.New(core), time.Minute)
+	_, changed := g.pullable(0)
+
+	tripGate(t, g)
+
+	if st := g.breaker.State(); st == gobreaker.StateClosed {
+		t.Error("breaker closed after a confirmed outage")
+	}
+	if ok, _ := g.pullable(0); ok {
+		t.Error("pullable during an outage")
+	}
+	if !isClosed(changed) {
+		t.Error("waiters not woken when the outage began")
+	}
+	// Failures during the outage are answered from the breaker's state.
+	p := &flakyProbe{fails: 100}
+	if v := g.check(t.Context(), time.Now(), p.probe); v != verdictDown || p.calls != 0 {
+		t.Errorf("verdict %d after %d probes, want down without probing", v, p.calls)
+	}
+
+	_, changed = g.pullable(0)
+	g.markUp()
+	g.markUp()
+
+	if st := g.breaker.State(); st != gobreaker.StateClosed {
+		t.Errorf("breaker %s after an answer, want closed", st)
+	}
+	if ok, _ := g.pullable(0); !ok || !isClosed(changed) {
+		t.Errorf("pullable %v, woken %v after an answer", ok, isClosed(changed))
+	}
+	for _, line := range []string{"unreachable", "answers again"} {
+		if n := logs.FilterMessageSnippet(line).Len(); n != 1 {
+			t.Errorf("%q logged %d times, want once", line, n)
+		}
+	}
+}
+
+func TestGateProberBacksOffUntilPerfexAnswers(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zapcore.InfoLevel)
+	g := newGate(zap.New(core), time.Minute)
+	p := &switchProbe{down: true}
+	var mu sync.Mutex
+	var ns []int
+	// Perfex answers the fourth trial of the first outage and the second
+	// of the next.
+	backoff := func(n int) time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		ns = append(ns, n)
+		if len(ns) == 4 || len(ns) == 6 {
+			p.set(false)
+		}
+		return time.Millisecond
+	}
+	tripGate(t, g)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g.runProber(ctx, p.probe, backoff, time.Hour)
+	}()
+	defer func() { cancel(); <-done }()
+
+	waitOpen(t, g)
+	p.set(true)
+	if v := g.check(t.Context(), time.Now(), p.probe); v != verdictDown {
+		t.Fatalf("second outage: verdict %d, want down", v)
+	}
+	waitOpen(t, g)
+
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := gocmp.Diff([]int{0, 1, 2, 3, 0, 1}, ns); diff != "" {
+		t.Errorf("backoff steps (-want +got):\n%s", diff)
+	}
+	if st := g.breaker.State(); st != gobreaker.StateClosed {
+		t.Errorf("breaker %s after recovery, want closed", st)
+	}
+	for _, line := range []string{"unreachable", "answers again"} {
+		if n := logs.FilterMessageSnippet(line).Len(); n != 2 {
+			t.Errorf("%q logged %d times over two outages, want twice", line, n)
+		}
+	}
+}
+
+func TestGateAnswerDuringTrialEndsOutage(t *testing.T) {
+	t.Parallel()
+	g := newGate(zap.NewNop(), time.Minute)
+	tripGate(t, g)
+	// Another request gets an answer while the trial's probe is under way:
+	// the breaker cannot record it then, so the trial must count it.
+	probe := func(context.Context) error {
+		g.markUp()
+		if st := g.breaker.State(); st != gobreaker.StateHalfOpen {
+			t.Errorf("breaker %s during its trial, want half-open", st)
+		}
+		return transient(503)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g.runProber(ctx, probe, func(int) time.Duration { return time.Millisecond }, time.Hour)
+	}()
+	defer func() { cancel(); <-done }()
+
+	waitOpen(t, g)
+
+	if st := g.breaker.State(); st != gobreaker.StateClosed {
+		t.Errorf("breaker %s, want closed", st)
+	}
+}
+
+func TestGateHoldHidesTheBreaker(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zapcore.InfoLevel)
+	g := newGate(zap.New(core), time.Minute)
+	tripGate(t, g)
+
+	g.hold(&crm.HeldError{Reason: reason.Authentication, Status: 401})
+
+	if outage, held, _, _ := g.status(); outage || !held {
+		t.Errorf("outage %v, held %v; want held only", outage, held)
+	}
+
+	g.release()
+
+	if outage, held, _, _ := g.status(); outage || held {
+		t.Errorf("after release: outage %v, held %v; want open", outage, held)
+	}
+	if st := g.breaker.State(); st != gobreaker.StateClosed {
+		t.Errorf("breaker %s after release, want closed", st)
+	}
+	if n := logs.FilterMessageSnippet("answers again").Len(); n != 0 {
+		t.Errorf("the end of an outage hidden by the hold was logged %d times", n)
+	}
+	if n := logs.FilterMessageSnippet("accepts this worker again").Len(); n != 1 {
+		t.Errorf("release logged %d times, want once", n)
+	}
+}
+
+// tripGate confirms an outage on g with two failed probes.
+func tripGate(t *testing.T, g *gate) {
+	t.Helper()
+	p := &flakyProbe{fails: 2}
+	if v := g.check(t.Context(), time.Now(), p.probe); v != verdictDown {
+		t.Fatalf("verdict = %d, want down", v)
+	}
+}
+
+// waitOpen waits until the gate lets workers through.
+func waitOpen(t *testing.T, g *gate) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
+	defer cancel()
+	if err := g.wait(ctx); err != nil {
+		t.Fatalf("gate still closed: %v", err)
+	}
+}
+
+// switchProbe fails transiently while down.
+type switchProbe struct {
+	mu   sync.Mutex
+	down bool
+}
+
+func (p *switchProbe) set(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
+}
+
+func (p *switchProbe) probe(context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.down {
+		return transient(503)
+	}
+	return nil
 }
 
 func btoi(b bool) int {

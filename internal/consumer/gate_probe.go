@@ -1,0 +1,245 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+	"go.uber.org/zap"
+
+	"github.com/perfexworker/perfex-worker/internal/crm"
+	"github.com/perfexworker/perfex-worker/internal/dlq"
+	"github.com/perfexworker/perfex-worker/internal/reason"
+)
+
+// Probing: how the gate finds out whether Perfex is up (check, probeOnce)
+// and, while it is closed, when it may open again (runProber, trial).
+
+// check answers whether Perfex is up for a transient failure of a request
+// that began at since, probing once when nothing else has answered since.
+func (g *gate) check(ctx context.Context, since time.Time, probe func(context.Context) error) verdict {
+	for {
+		g.mu.Lock()
+		state := g.stateLocked()
+		switch {
+		case state == stateOutage:
+			g.mu.Unlock()
+			return verdictDown
+		case state == stateHeld:
+			g.mu.Unlock()
+			return verdictHeld
+		case !g.lastUp.Before(since) && time.Since(g.lastUp) <= g.window:
+			g.mu.Unlock()
+			return verdictUp
+		}
+		if p := g.probing; p != nil {
+			g.mu.Unlock()
+			select {
+			case <-p.done:
+			case <-ctx.Done():
+				return verdictStopped
+			}
+			if !p.started.Before(since) {
+				return p.verdict
+			}
+			continue
+		}
+		p := &probeCall{started: time.Now(), done: make(chan struct{})}
+		g.probing = p
+		g.mu.Unlock()
+
+		p.verdict = g.probeOnce(ctx, probe)
+
+		g.mu.Lock()
+		g.probing = nil
+		g.mu.Unlock()
+		close(p.done)
+		return p.verdict
+	}
+}
+
+// confirmPause is how long the gate waits after a failed probe before the
+// second probe that must also fail for an outage to begin. One failure is
+// not enough: under a steady rate of random faults a single lost probe
+// declared hundreds of outages a minute, each pausing every worker.
+const confirmPause = 75 * time.Millisecond
+
+// probeOnce probes Perfex and moves the gate according to the answer. A
+// failure is confirmed before it closes the gate: after confirmPause a
+// second probe must fail too, and an answer to any request in between
+// means Perfex is up. A rate limit is an explicit answer and needs no
+// confirmation.
+func (g *gate) probeOnce(ctx context.Context, probe func(context.Context) error) verdict {
+	began := time.Now()
+	err := probe(ctx)
+	if v, decided := g.judgeProbe(ctx, err); decided {
+		return v
+	}
+
+	t := time.NewTimer(confirmPause)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		t.Stop()
+		return verdictStopped
+	}
+	if g.answeredSince(began) {
+		return verdictUp
+	}
+	err2 := probe(ctx)
+	if v, decided := g.judgeProbe(ctx, err2); decided {
+		return v
+	}
+	g.enterOutage(err2)
+	return verdictDown
+}
+
+// judgeProbe moves the gate for a probe's answer. It reports decided=false
+// for a failure that still needs confirming.
+func (g *gate) judgeProbe(ctx context.Context, err error) (v verdict, decided bool) {
+	if ctx.Err() != nil {
+		return verdictStopped, true
+	}
+	var held *crm.HeldError
+	var transient *crm.TransientError
+	switch {
+	case err == nil:
+		g.markUp()
+		return verdictUp, true
+	case errors.As(err, &held):
+		g.hold(held)
+		return verdictHeld, true
+	case errors.As(err, &transient) && transient.Reason == reason.RateLimited && !transient.RetryAt.IsZero():
+		g.rateLimit(transient.RetryAt)
+		g.enterOutage(err)
+		return verdictDown, true
+	}
+	return verdictDown, false
+}
+
+// answeredSince reports whether Perfex gave a non-transient answer to any
+// request after t.
+func (g *gate) answeredSince(t time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return !g.lastUp.Before(t)
+}
+
+// runProber probes Perfex while the gate is closed: with backoff(n) after
+// the n-th failed probe of an outage, every heldEvery while held. In an
+// outage each probe is the breaker's trial; the fixed Timeout after which
+// the library would admit one cannot grow, so the waiting is done here. It
+// returns when ctx ends.
+func (g *gate) runProber(ctx context.Context, probe func(context.Context) error,
+	backoff func(n int) time.Duration, heldEvery time.Duration) {
+	n := 0
+	for {
+		state, _, changed := g.snapshot()
+		var delay time.Duration
+		switch state {
+		case stateOpen:
+			n = 0
+			select {
+			case <-changed:
+				continue
+			case <-ctx.Done():
+				return
+			}
+		case stateOutage:
+			delay = backoff(n)
+			n++
+		case stateHeld:
+			delay = heldEvery
+		}
+		if !g.sleepInState(ctx, state, delay, changed) {
+			if ctx.Err() != nil {
+				return
+			}
+			continue
+		}
+		if state == stateOutage {
+			g.trial(ctx, probe)
+			continue
+		}
+
+		err := probe(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		var held *crm.HeldError
+		var transient *crm.TransientError
+		switch {
+		case err == nil:
+			g.release()
+		case errors.As(err, &held):
+			g.hold(held)
+		case errors.As(err, &transient) && transient.Reason == reason.RateLimited && !transient.RetryAt.IsZero():
+			g.rateLimit(transient.RetryAt)
+		default:
+			g.log.Debug("probe failed", zap.String("error", dlq.Mask(err.Error())))
+		}
+	}
+}
+
+// trial is one probe as the breaker's half-open trial: an answer closes
+// the breaker, a failure opens it again. An answer to another request
+// while the probe was under way counts too, since the breaker refused to
+// record it while the trial held its place.
+func (g *gate) trial(ctx context.Context, probe func(context.Context) error) {
+	done, err := g.breaker.Allow()
+	if err != nil {
+		return
+	}
+	if g.breaker.State() == gobreaker.StateClosed {
+		// An answer closed the breaker after the prober chose to probe:
+		// a failed probe now would trip it unconfirmed.
+		done(errNoVerdict)
+		return
+	}
+
+	began := time.Now()
+	err = probe(ctx)
+	var held *crm.HeldError
+	var transient *crm.TransientError
+	switch {
+	case ctx.Err() != nil:
+		done(errNoVerdict)
+	case err == nil:
+		g.answered()
+		done(nil)
+	case errors.As(err, &held):
+		g.hold(held)
+		done(nil)
+	case errors.As(err, &transient) && transient.Reason == reason.RateLimited && !transient.RetryAt.IsZero():
+		g.rateLimit(transient.RetryAt)
+		done(errNoVerdict)
+	case g.answeredSince(began):
+		done(nil)
+	default:
+		g.log.Debug("probe failed", zap.String("error", dlq.Mask(err.Error())))
+		done(errPerfexDown)
+	}
+}
+
+// sleepInState waits d and reports true, or reports false early when the
+// gate leaves state or ctx ends. Other changes (a rate limit) do not cut
+// the wait short.
+func (g *gate) sleepInState(ctx context.Context, state gateState, d time.Duration, changed <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return true
+		case <-ctx.Done():
+			return false
+		case <-changed:
+			var now gateState
+			now, _, changed = g.snapshot()
+			if now != state {
+				return false
+			}
+		}
+	}
+}
