@@ -62,14 +62,7 @@ func newTelemetry() *telemetry {
 		if c == nil {
 			return errors.New("not started yet")
 		}
-		s := c.Status()
-		switch {
-		case !s.Bound:
-			return errors.New("not bound to the durable consumer")
-		case s.Held:
-			return fmt.Errorf("held since %s: %s", s.Since.UTC().Format(time.RFC3339), s.HeldReason)
-		}
-		return nil
+		return c.Unready()
 	})
 	return t
 }

@@ -154,11 +154,24 @@ func (c *Consumer) Status() Status {
 	return s
 }
 
-// Ready reports whether the worker is bound and not held. An outage does
-// not make it unready: the worker is healthy and waiting for Perfex.
-func (c *Consumer) Ready() bool {
+// Ready reports whether the worker can work: bound, not held, and Perfex
+// not in an outage. Being unready is not being unhealthy: the worker waits
+// and recovers by itself.
+func (c *Consumer) Ready() bool { return c.Unready() == nil }
+
+// Unready says why the worker cannot work now, or returns nil when it can.
+func (c *Consumer) Unready() error {
 	s := c.Status()
-	return s.Bound && !s.Held
+	since := s.Since.UTC().Format(time.RFC3339)
+	switch {
+	case !s.Bound:
+		return errors.New("not bound to the durable consumer")
+	case s.Held:
+		return fmt.Errorf("held since %s: %s", since, s.HeldReason)
+	case s.Outage:
+		return fmt.Errorf("outage since %s: Perfex unreachable, waiting for it", since)
+	}
+	return nil
 }
 
 // Run consumes until ctx ends, then drains: it stops pulling, lets

@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,8 +29,8 @@ func TestOutageUsesNoAttempts(t *testing.T) {
 	c, _ := f.start()
 
 	f.eventually("outage", func() bool { return c.Status().Outage })
-	if !c.Ready() {
-		t.Error("not ready during an outage; only a hold makes the worker unready")
+	if err := c.Unready(); err == nil || !strings.Contains(err.Error(), "Perfex unreachable") {
+		t.Errorf("Unready during an outage = %v", err)
 	}
 	// Let more than AckWait pass: in-hand messages must be kept alive, not
 	// redelivered, and nothing may be dead-lettered or handed back.
@@ -54,8 +55,8 @@ func TestOutageUsesNoAttempts(t *testing.T) {
 			t.Errorf("%s applied at attempt %d, want 1", id, o.Attempt)
 		}
 	}
-	if c.Status().Outage {
-		t.Error("still in outage")
+	if c.Status().Outage || !c.Ready() {
+		t.Errorf("after the outage: status %+v, ready %v", c.Status(), c.Ready())
 	}
 	if n := f.streamMsgs(f.names.DLQ); n != 0 {
 		t.Errorf("%d dead letters", n)
