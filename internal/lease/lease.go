@@ -9,6 +9,12 @@
 // releases it with a Delete that expects its revision, so it can never
 // remove a lease another process took over.
 //
+// A Delete leaves a marker, over which Create costs three round trips (a
+// refused write, a read, the write). Leases remembers the marker of each
+// key it released, up to rememberMax keys, and takes such a key again by
+// writing over that marker's revision: one round trip. If another process
+// wrote the key since, the write is refused and Create runs as before.
+//
 // A lease is not a lock: a holder cut off from NATS for longer than the
 // TTL while still reaching Perfex can overlap with the next holder. Lost
 // reports that, and callers cancel their work when it fires.
@@ -29,11 +35,17 @@ import (
 // DefaultTTL is a lease's lifetime without renewal.
 const DefaultTTL = 10 * time.Second
 
+// kvOperation is the header that marks a KV delete.
+const kvOperation = "KV-Operation"
+
 // Polling bounds while waiting for a lease another process holds.
 const (
 	minPoll = 5 * time.Millisecond
 	maxPoll = 200 * time.Millisecond
 )
+
+// rememberMax bounds how many released keys Leases remembers.
+const rememberMax = 16384
 
 // Leases hands out leases on keys of one bucket.
 type Leases struct {
@@ -42,6 +54,9 @@ type Leases struct {
 	bucket string
 	owner  string
 	ttl    time.Duration
+
+	mu       sync.Mutex
+	released map[string]uint64 // key: revision of the delete marker this process left
 }
 
 // Open returns Leases on bucket, written as owner, each living ttl
@@ -59,7 +74,7 @@ func Open(ctx context.Context, js jetstream.JetStream, bucket, owner string, ttl
 	if err != nil {
 		return nil, fmt.Errorf("opening the lease bucket %q: %w", bucket, err)
 	}
-	return &Leases{js: js, kv: kv, bucket: bucket, owner: owner, ttl: ttl}, nil
+	return &Leases{js: js, kv: kv, bucket: bucket, owner: owner, ttl: ttl, released: map[string]uint64{}}, nil
 }
 
 // Acquire waits until this process holds the lease on key, or ctx ends.
@@ -67,7 +82,7 @@ func Open(ctx context.Context, js jetstream.JetStream, bucket, owner string, ttl
 func (l *Leases) Acquire(ctx context.Context, key string) (*Lease, error) {
 	poll := minPoll
 	for {
-		rev, err := l.kv.Create(ctx, key, []byte(l.owner), jetstream.KeyTTL(l.ttl))
+		rev, err := l.take(ctx, key)
 		if err == nil {
 			return l.hold(key, rev), nil
 		}
@@ -84,6 +99,56 @@ func (l *Leases) Acquire(ctx context.Context, key string) (*Lease, error) {
 		}
 		poll = min(poll*2, maxPoll)
 	}
+}
+
+// take makes one attempt at the lease on key, over the marker this process
+// left when it released the key if it remembers one.
+func (l *Leases) take(ctx context.Context, key string) (uint64, error) {
+	if marker, ok := l.recall(key); ok {
+		rev, err := l.write(ctx, key, marker)
+		if err == nil || !held(err) {
+			return rev, err
+		}
+	}
+	return l.kv.Create(ctx, key, []byte(l.owner), jetstream.KeyTTL(l.ttl))
+}
+
+// write publishes this owner to key with a fresh TTL if the key's last
+// revision is expected.
+func (l *Leases) write(ctx context.Context, key string, expected uint64) (uint64, error) {
+	msg := nats.NewMsg("$KV." + l.bucket + "." + key)
+	msg.Data = []byte(l.owner)
+	ack, err := l.js.PublishMsg(ctx, msg,
+		jetstream.WithExpectLastSequencePerSubject(expected),
+		jetstream.WithMsgTTL(l.ttl),
+		jetstream.WithRetryAttempts(0))
+	if err != nil {
+		return 0, err
+	}
+	return ack.Sequence, nil
+}
+
+// recall returns and forgets the marker remembered for key.
+func (l *Leases) recall(key string) (uint64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rev, ok := l.released[key]
+	delete(l.released, key)
+	return rev, ok
+}
+
+// remember notes the marker a release left on key. When full, it forgets
+// an arbitrary key first: that key's next Create merely costs more.
+func (l *Leases) remember(key string, marker uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.released) >= rememberMax {
+		for k := range l.released {
+			delete(l.released, k)
+			break
+		}
+	}
+	l.released[key] = marker
 }
 
 // Lease is one held lease. Release it when done.
@@ -149,17 +214,12 @@ func (h *Lease) renew() {
 func (h *Lease) renewOnce() error {
 	ctx, cancel := context.WithTimeout(context.Background(), h.l.ttl/3)
 	defer cancel()
-	msg := nats.NewMsg("$KV." + h.l.bucket + "." + h.key)
-	msg.Data = []byte(h.l.owner)
-	ack, err := h.l.js.PublishMsg(ctx, msg,
-		jetstream.WithExpectLastSequencePerSubject(h.Revision()),
-		jetstream.WithMsgTTL(h.l.ttl),
-		jetstream.WithRetryAttempts(0))
+	rev, err := h.l.write(ctx, h.key, h.Revision())
 	if err != nil {
 		return err
 	}
 	h.mu.Lock()
-	h.rev = ack.Sequence
+	h.rev = rev
 	h.mu.Unlock()
 	return nil
 }
@@ -188,12 +248,18 @@ func (h *Lease) Release(ctx context.Context) error {
 		return nil
 	default:
 	}
-	err := h.l.kv.Delete(ctx, h.key, jetstream.LastRevision(h.Revision()))
-	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-		return nil
+	// A KV Delete, published here to learn the marker's revision.
+	msg := nats.NewMsg("$KV." + h.l.bucket + "." + h.key)
+	msg.Header.Set(kvOperation, "DEL")
+	ack, err := h.l.js.PublishMsg(ctx, msg,
+		jetstream.WithExpectLastSequencePerSubject(h.Revision()),
+		jetstream.WithRetryAttempts(0))
+	if held(err) {
+		return nil // lost meanwhile: the key is another holder's now
 	}
 	if err != nil {
 		return fmt.Errorf("releasing the lease on %s: %w", h.key, err)
 	}
+	h.l.remember(h.key, ack.Sequence)
 	return nil
 }

@@ -110,3 +110,55 @@ func TestRenewAndExpiry(t *testing.T) {
 	_ = h2.Release(context.Background())
 	_ = h.Release(context.Background())
 }
+
+// A process takes a key it released again by writing over the marker it
+// left; when another process wrote the key since, that shortcut is refused
+// and the lease is still taken, or waited for while the other holds it.
+func TestRetakeAfterOwnRelease(t *testing.T) {
+	t.Parallel()
+	js := setup(t)
+	a := open(t, js, "a", time.Second)
+	b := open(t, js, "b", time.Second)
+	ctx := t.Context()
+	kv, err := js.KeyValue(ctx, broker.DefaultLeaseBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acquire := func(l *lease.Leases) *lease.Lease {
+		t.Helper()
+		h, err := l.Acquire(ctx, "contact.4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	release := func(h *lease.Lease) {
+		t.Helper()
+		if err := h.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	release(acquire(a))
+	h := acquire(a) // over a's own marker
+	if e, err := kv.Get(ctx, "contact.4"); err != nil || string(e.Value()) != "a" || e.Revision() != h.Revision() {
+		t.Fatalf("after retaking: entry %v, %v; lease at %d", e, err, h.Revision())
+	}
+	release(h)
+
+	release(acquire(b)) // a's memory of the key is stale now
+	h = acquire(a)
+	if e, err := kv.Get(ctx, "contact.4"); err != nil || string(e.Value()) != "a" {
+		t.Fatalf("after retaking over b's marker: %v, %v", e, err)
+	}
+	release(h)
+
+	hb := acquire(b) // b holds it while a remembers its own marker
+	wait, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := a.Acquire(wait, "contact.4"); err == nil {
+		t.Fatal("a took a lease b holds")
+	}
+	release(hb)
+	release(acquire(a))
+}
