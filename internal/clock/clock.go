@@ -95,9 +95,6 @@ type Store struct {
 	kv     jetstream.KeyValue
 	nc     *nats.Conn
 	bucket string
-	// direct: the bucket has one replica, so a direct get is answered by
-	// the server that also decides every write and cannot be stale.
-	direct bool
 }
 
 // Open returns a Store on the bucket (made by broker.ClockBucketConfig).
@@ -108,16 +105,7 @@ func Open(ctx context.Context, js jetstream.JetStream, bucket string) (*Store, e
 	if err != nil {
 		return nil, fmt.Errorf("opening the clock bucket %q: %w", bucket, err)
 	}
-	st, err := kv.Status(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("opening the clock bucket %q: %w", bucket, err)
-	}
-	direct := false
-	if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
-		cfg := bs.StreamInfo().Config
-		direct = cfg.Replicas <= 1 && cfg.AllowDirect
-	}
-	return &Store{kv: kv, nc: js.Conn(), bucket: bucket, direct: direct}, nil
+	return &Store{kv: kv, nc: js.Conn(), bucket: bucket}, nil
 }
 
 // Key is the KV key of a contact's record.
@@ -133,11 +121,7 @@ func (s *Store) Get(ctx context.Context, contactID int64) (Record, error) {
 }
 
 func (s *Store) get(ctx context.Context, contactID int64) (Record, uint64, error) {
-	read := s.readLeader
-	if s.direct {
-		read = s.readDirect
-	}
-	value, rev, err := read(ctx, Key(contactID))
+	value, rev, err := s.readLeader(ctx, Key(contactID))
 	if err != nil {
 		return Record{}, 0, fmt.Errorf("reading the clock of contact %d: %w", contactID, err)
 	}

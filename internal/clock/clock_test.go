@@ -176,3 +176,36 @@ func TestStoreRecordOverSeen(t *testing.T) {
 		t.Errorf("seen after the conflict (-want +got):\n%s", diff)
 	}
 }
+
+// A stale seen (another writer set a newer stamp on the same field since)
+// never moves the field back, and seen is refreshed to the stored record.
+func TestStaleSeenNeverMovesBack(t *testing.T) {
+	t.Parallel()
+	s := open(t)
+	ctx := t.Context()
+	if err := s.Record(ctx, 6, nil, clock.Mark{Fields: []string{"title"}, Stamp: clock.Stamp{Seq: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	seen, err := s.Get(ctx, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Record(ctx, 6, nil, clock.Mark{Fields: []string{"title"}, Stamp: clock.Stamp{Seq: 9}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Record(ctx, 6, &seen, clock.Mark{Fields: []string{"title"}, Stamp: clock.Stamp{Seq: 5}}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Get(ctx, 6)
+	if got.Fields["title"].Seq != 9 || seen.Fields["title"].Seq != 9 {
+		t.Errorf("store title at %d, seen at %d; want 9", got.Fields["title"].Seq, seen.Fields["title"].Seq)
+	}
+	// And a failed write must not leave seen claiming what was not stored.
+	seen2 := seen
+	if err := s.Record(ctx, 6, &seen2, clock.Mark{Fields: []string{"email"}, Stamp: clock.Stamp{Seq: 10}}); err != nil {
+		t.Fatal(err)
+	}
+	if seen.Fields["email"].Seq != 0 {
+		t.Errorf("Record wrote through to a copy's shared map: %+v", seen.Fields)
+	}
+}

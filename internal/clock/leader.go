@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // errNoMessage is the server's error code for "no message found".
@@ -56,22 +54,6 @@ func (s *Store) readLeader(ctx context.Context, key string) ([]byte, uint64, err
 		return nil, resp.Message.Seq, nil
 	}
 	return resp.Message.Data, resp.Message.Seq, nil
-}
-
-// readDirect reads the key's last entry with a direct get, which on a
-// bucket of one replica is answered by the stream's only server: the same
-// answer readLeader would give, without going through the JetStream API's
-// request queue. It returns a zero revision when the key has no entry or
-// was deleted.
-func (s *Store) readDirect(ctx context.Context, key string) ([]byte, uint64, error) {
-	e, err := s.kv.Get(ctx, key)
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		return nil, 0, nil
-	case err != nil:
-		return nil, 0, err
-	}
-	return e.Value(), e.Revision(), nil
 }
 
 // isDelete reports whether the raw headers mark a KV delete or purge.
