@@ -69,7 +69,8 @@ const confirmPause = 75 * time.Millisecond
 // failure is confirmed before it closes the gate: after confirmPause a
 // second probe must fail too, and an answer to any request in between
 // means Perfex is up. A rate limit is an explicit answer and needs no
-// confirmation.
+// confirmation: every worker waits for its reset, and the failure that
+// led to the probe uses no attempt, but it is no outage.
 func (g *gate) probeOnce(ctx context.Context, probe func(context.Context) error) verdict {
 	began := time.Now()
 	err := probe(ctx)
@@ -111,8 +112,9 @@ func (g *gate) judgeProbe(ctx context.Context, err error) (v verdict, decided bo
 		g.hold(held)
 		return verdictHeld, true
 	case errors.As(err, &transient) && transient.Reason == reason.RateLimited && !transient.RetryAt.IsZero():
+		// Parked, the command waits on the gate for the reset and is
+		// tried again.
 		g.rateLimit(transient.RetryAt)
-		g.enterOutage(err)
 		return verdictDown, true
 	}
 	return verdictDown, false
@@ -187,6 +189,9 @@ func (g *gate) runProber(ctx context.Context, probe func(context.Context) error,
 // while the probe was under way counts too, since the breaker refused to
 // record it while the trial held its place.
 func (g *gate) trial(ctx context.Context, probe func(context.Context) error) {
+	// Taken before Allow: an answer that the breaker refuses to record
+	// once the trial holds its place is then still seen by answeredSince.
+	began := time.Now()
 	done, err := g.breaker.Allow()
 	if err != nil {
 		return
@@ -198,7 +203,6 @@ func (g *gate) trial(ctx context.Context, probe func(context.Context) error) {
 		return
 	}
 
-	began := time.Now()
 	err = probe(ctx)
 	var held *crm.HeldError
 	var transient *crm.TransientError

@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -436,4 +437,120 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// A probe answered with 429 + Retry-After is an answer from Perfex, not
+// an outage: it must not log "unreachable" nor report an outage (which
+// now makes /readyz answer "Perfex unreachable").
+func TestGateRateLimitedProbeIsNotAnOutage(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zapcore.InfoLevel)
+	g := newGate(zap.New(core), time.Minute)
+	probe := func(context.Context) error {
+		return &crm.TransientError{Reason: reason.RateLimited, Status: 429,
+			RetryAt: time.Now().Add(200 * time.Millisecond), Err: errors.New("too many requests")}
+	}
+
+	g.check(t.Context(), time.Now(), probe)
+
+	if outage, _, _, _ := g.status(); outage {
+		t.Errorf("a rate-limited probe reported an outage (readiness: Perfex unreachable)")
+	}
+	if n := logs.FilterMessageSnippet("unreachable").Len(); n != 0 {
+		t.Errorf("a rate-limited probe logged %d \"unreachable\" lines", n)
+	}
+	if _, notBefore, _ := g.snapshot(); notBefore.IsZero() {
+		t.Error("a rate-limited probe set no wait for the reset")
+	}
+}
+
+// A hold entered first, then an outage confirmed by a probe already under
+// way, then the release: the hidden outage is never logged, the gate
+// opens, and a later outage is logged with its own start.
+func TestGateOutageDuringHoldThenRelease(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zapcore.InfoLevel)
+	g := newGate(zap.New(core), time.Minute)
+
+	g.hold(&crm.HeldError{Reason: reason.Authentication, Status: 401})
+	holdSince := g.since
+	g.enterOutage(transient(503))
+	if outage, held, _, _ := g.status(); outage || !held {
+		t.Fatalf("outage %v held %v; want held only", outage, held)
+	}
+	g.release()
+	if outage, held, _, _ := g.status(); outage || held {
+		t.Fatalf("after release: outage %v held %v", outage, held)
+	}
+	if n := logs.FilterMessageSnippet("unreachable").Len(); n != 0 {
+		t.Errorf("an outage hidden by a hold was logged %d times", n)
+	}
+
+	time.Sleep(5 * time.Millisecond)
+	tripGate(t, g)
+	outage, _, _, since := g.status()
+	if !outage || !since.After(holdSince) {
+		t.Errorf("outage %v since %v (hold began %v)", outage, since, holdSince)
+	}
+}
+
+// Hammer every entry point at once: no deadlock between the breaker's
+// lock (held during OnStateChange) and the gate's, no race, and the gate
+// ends open once Perfex answers.
+func TestGateGateConcurrentNoDeadlock(t *testing.T) {
+	t.Parallel()
+	g := newGate(zap.NewNop(), 50*time.Millisecond)
+	var down sync.Mutex
+	isDown := true
+	probe := func(context.Context) error {
+		down.Lock()
+		defer down.Unlock()
+		if isDown || rand.N(4) == 0 {
+			return transient(503)
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() { g.runProber(ctx, probe, func(int) time.Duration { return time.Millisecond }, time.Millisecond) })
+	for i := range 8 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				switch rand.N(6) {
+				case 0:
+					g.markUp()
+				case 1:
+					g.check(ctx, time.Now(), probe)
+				case 2:
+					if i == 0 {
+						g.hold(&crm.HeldError{Reason: reason.Authentication, Status: 401})
+					}
+				case 3:
+					g.release()
+				case 4:
+					g.status()
+					g.pullable(0)
+				case 5:
+					g.enterOutage(transient(503))
+				}
+			}
+		})
+	}
+	time.Sleep(time.Second)
+	cancel()
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(5 * time.Second):
+		t.Fatal("gate deadlocked")
+	}
+
+	down.Lock()
+	isDown = false
+	down.Unlock()
+	g.release()
+	if outage, held, _, _ := g.status(); outage || held {
+		t.Errorf("after an answer: outage %v held %v", outage, held)
+	}
 }
