@@ -141,11 +141,12 @@ func (c *Consumer) update(ctx context.Context, contactID int64, data command.Con
 }
 
 // ack settles f with a plain Ack, not waiting for the server to confirm
-// it. Nothing depends on the confirmation: an applied command's fields are
-// in the contact's clock before the ack, so a redelivery after a lost ack
-// is judged done and acked without calling Perfex; a dead letter's id is
-// remembered by the dead-letter stream, so storing it again is refused as
-// a duplicate.
+// it; a confirmation would not close the window anyway, since the process
+// can die before the ack leaves it. A lost ack means a redelivery: an
+// applied command's fields are in the contact's clock before the ack, so
+// it is judged done and acked without calling Perfex; a dead-lettered
+// command is tried again, and its letter, stored again, is refused by the
+// dead-letter stream as a duplicate.
 func (c *Consumer) ack(f *inflight, kind string, code reason.Code) {
 	var err error
 	if !c.inHand.settle(f, func() { err = f.msg.Ack() }) {
