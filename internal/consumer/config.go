@@ -66,7 +66,10 @@ type Config struct {
 	// default host-pid.
 	WorkerID string
 	// LeaseTTL is how long a contact's lease outlives a process that died
-	// holding it; at least 1s.
+	// holding it; at least 1s. The default is half of AckWait, at most
+	// DefaultLeaseTTL: commands waiting for a dead process's lease keep
+	// their slots, and the messages buffered behind them must not reach
+	// AckWait meanwhile.
 	LeaseTTL time.Duration
 	// StallTimeout is how long the pull iterator may deliver nothing
 	// while the durable has undelivered messages, this process has room
@@ -96,7 +99,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.OutageWindow, DefaultOutageWindow)
 	setDefault(&c.ProbeInterval, DefaultProbeInterval)
 	setDefault(&c.DrainTimeout, DefaultDrainTimeout)
-	setDefault(&c.LeaseTTL, DefaultLeaseTTL)
+	setDefault(&c.LeaseTTL, min(DefaultLeaseTTL, max(time.Second, c.AckWait/2)))
 	setDefault(&c.StallTimeout, DefaultStallTimeout)
 	switch {
 	case c.LocalRetries == 0:

@@ -53,6 +53,25 @@ func TestConfigDefaults(t *testing.T) {
 	}
 }
 
+// A dead process's lease must end well before AckWait, or the messages
+// buffered behind commands waiting for it would be redelivered.
+func TestConfigLeaseTTLFollowsAckWait(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		cfg  Config
+		want time.Duration
+	}{
+		{Config{}, DefaultLeaseTTL},
+		{Config{AckWait: 5 * time.Second}, 2500 * time.Millisecond},
+		{Config{AckWait: 500 * time.Millisecond}, time.Second},
+		{Config{AckWait: 5 * time.Second, LeaseTTL: 3 * time.Second}, 3 * time.Second},
+	} {
+		if got := tt.cfg.withDefaults().LeaseTTL; got != tt.want {
+			t.Errorf("AckWait %s, LeaseTTL %s: default LeaseTTL %s, want %s", tt.cfg.AckWait, tt.cfg.LeaseTTL, got, tt.want)
+		}
+	}
+}
+
 func TestOutcomeFinal(t *testing.T) {
 	t.Parallel()
 	var final []string
