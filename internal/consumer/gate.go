@@ -40,9 +40,9 @@ import (
 // Perfex gave a non-transient answer to another request (or a probe) after
 // the failed request began and within OutageWindow. Otherwise the gate
 // probes, shared by every failure waiting on the same question: an answer
-// means Perfex is up; an outage needs a second failed probe shortly after
-// the first (probeOnce), so a single random fault does not pause every
-// worker. Requiring an answer after the request began, not just within the
+// means Perfex is up; an outage needs Perfex to answer nothing, neither
+// the probes nor any other request, for confirmFor (probeOnce), so random
+// faults among answers never pause the workers. Requiring an answer after the request began, not just within the
 // window, keeps a sudden outage from using up attempts (and from
 // dead-lettering commands at their limit) during the window after the last
 // success. Only that confirmed verdict reaches the breaker as a failure,

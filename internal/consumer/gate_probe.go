@@ -59,41 +59,49 @@ func (g *gate) check(ctx context.Context, since time.Time, probe func(context.Co
 	}
 }
 
-// confirmPause is how long the gate waits after a failed probe before the
-// second probe that must also fail for an outage to begin. One failure is
-// not enough: under a steady rate of random faults a single lost probe
-// declared hundreds of outages a minute, each pausing every worker.
-const confirmPause = 75 * time.Millisecond
+// An outage begins only when Perfex has given no answer at all for
+// confirmFor: every probe in that time failed (one every confirmEvery)
+// and no other request was answered. Counting failures is not enough:
+// under a steady rate of random faults (a quarter of requests in the
+// chaos suite) two failed probes in a row declared hundreds of outages in
+// a few minutes, each pausing every worker, while three requests in four
+// were being answered.
+const (
+	confirmFor   = time.Second
+	confirmEvery = 200 * time.Millisecond
+)
 
 // probeOnce probes Perfex and moves the gate according to the answer. A
-// failure is confirmed before it closes the gate: after confirmPause a
-// second probe must fail too, and an answer to any request in between
-// means Perfex is up. A rate limit is an explicit answer and needs no
-// confirmation: every worker waits for its reset, and the failure that
+// failure is confirmed before it closes the gate: the probes go on for
+// confirmFor, and an answer to a probe or to any other request in that
+// time means Perfex is up. A rate limit is an explicit answer and needs
+// no confirmation: every worker waits for its reset, and the failure that
 // led to the probe uses no attempt, but it is no outage.
 func (g *gate) probeOnce(ctx context.Context, probe func(context.Context) error) verdict {
 	began := time.Now()
-	err := probe(ctx)
-	if v, decided := g.judgeProbe(ctx, err); decided {
-		return v
+	for {
+		err := probe(ctx)
+		if v, decided := g.judgeProbe(ctx, err); decided {
+			return v
+		}
+		if g.answeredSince(began) {
+			return verdictUp
+		}
+		if time.Since(began) >= confirmFor {
+			g.enterOutage(err)
+			return verdictDown
+		}
+		t := time.NewTimer(confirmEvery)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return verdictStopped
+		}
+		if g.answeredSince(began) {
+			return verdictUp
+		}
 	}
-
-	t := time.NewTimer(confirmPause)
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-		t.Stop()
-		return verdictStopped
-	}
-	if g.answeredSince(began) {
-		return verdictUp
-	}
-	err2 := probe(ctx)
-	if v, decided := g.judgeProbe(ctx, err2); decided {
-		return v
-	}
-	g.enterOutage(err2)
-	return verdictDown
 }
 
 // judgeProbe moves the gate for a probe's answer. It reports decided=false

@@ -159,7 +159,13 @@ func (p *flakyProbe) probe(context.Context) error {
 	return nil
 }
 
-func TestGateConfirmsOutageWithSecondProbe(t *testing.T) {
+// probesToOutage is how many failed probes in a row confirm an outage:
+// one every confirmEvery until confirmFor has passed.
+const probesToOutage = int(confirmFor/confirmEvery) + 1
+
+// Only Perfex answering nothing for confirmFor is an outage; faults with
+// answers among them are not, however many in a row.
+func TestGateConfirmsOutageOverTime(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
@@ -168,7 +174,8 @@ func TestGateConfirmsOutageWithSecondProbe(t *testing.T) {
 		wantOutage bool
 	}{
 		{name: "single_fault_is_up", fails: 1, want: verdictUp},
-		{name: "two_faults_are_an_outage", fails: 2, want: verdictDown, wantOutage: true},
+		{name: "faults_then_an_answer_are_up", fails: probesToOutage - 1, want: verdictUp},
+		{name: "no_answer_for_confirmFor_is_an_outage", fails: probesToOutage, want: verdictDown, wantOutage: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -182,8 +189,8 @@ func TestGateConfirmsOutageWithSecondProbe(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("verdict = %d, want %d", got, tt.want)
 			}
-			if p.calls != 2 {
-				t.Errorf("%d probes, want 2", p.calls)
+			if want := min(tt.fails+1, probesToOutage); p.calls != want {
+				t.Errorf("%d probes, want %d", p.calls, want)
 			}
 			outage, _, _, _ := g.status()
 			if outage != tt.wantOutage {
@@ -395,7 +402,7 @@ func TestGateHoldHidesTheBreaker(t *testing.T) {
 // tripGate confirms an outage on g with two failed probes.
 func tripGate(t *testing.T, g *gate) {
 	t.Helper()
-	p := &flakyProbe{fails: 2}
+	p := &flakyProbe{fails: probesToOutage}
 	if v := g.check(t.Context(), time.Now(), p.probe); v != verdictDown {
 		t.Fatalf("verdict = %d, want down", v)
 	}
