@@ -60,26 +60,28 @@ func (g *gate) check(ctx context.Context, since time.Time, probe func(context.Co
 }
 
 // An outage begins only when Perfex has given no answer at all for
-// confirmFor: every probe in that time failed (one every confirmEvery)
-// and no other request was answered. Counting failures is not enough:
-// under a steady rate of random faults (a quarter of requests in the
-// chaos suite) two failed probes in a row declared hundreds of outages in
-// a few minutes, each pausing every worker, while three requests in four
-// were being answered.
+// confirmFor and to confirmProbes probes in a row (one every
+// confirmEvery), and no other request was answered meanwhile. Two failed
+// probes were not enough: under a steady rate of random faults (a quarter
+// of requests in the chaos suite) they declared hundreds of outages in a
+// few minutes, each pausing every worker, while three requests in four
+// were answered; time alone is not enough either, since a single probe
+// that times out can take longer than confirmFor.
 const (
-	confirmFor   = time.Second
-	confirmEvery = 200 * time.Millisecond
+	confirmFor    = time.Second
+	confirmEvery  = 200 * time.Millisecond
+	confirmProbes = 4
 )
 
 // probeOnce probes Perfex and moves the gate according to the answer. A
 // failure is confirmed before it closes the gate: the probes go on for
-// confirmFor, and an answer to a probe or to any other request in that
+// confirmFor and confirmProbes probes, and an answer to a probe or to any other request in that
 // time means Perfex is up. A rate limit is an explicit answer and needs
 // no confirmation: every worker waits for its reset, and the failure that
 // led to the probe uses no attempt, but it is no outage.
 func (g *gate) probeOnce(ctx context.Context, probe func(context.Context) error) verdict {
 	began := time.Now()
-	for {
+	for failed := 1; ; failed++ {
 		err := probe(ctx)
 		if v, decided := g.judgeProbe(ctx, err); decided {
 			return v
@@ -87,7 +89,7 @@ func (g *gate) probeOnce(ctx context.Context, probe func(context.Context) error)
 		if g.answeredSince(began) {
 			return verdictUp
 		}
-		if time.Since(began) >= confirmFor {
+		if failed >= confirmProbes && time.Since(began) >= confirmFor {
 			g.enterOutage(err)
 			return verdictDown
 		}

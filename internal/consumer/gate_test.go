@@ -160,8 +160,9 @@ func (p *flakyProbe) probe(context.Context) error {
 }
 
 // probesToOutage is how many failed probes in a row confirm an outage:
-// one every confirmEvery until confirmFor has passed.
-const probesToOutage = int(confirmFor/confirmEvery) + 1
+// one every confirmEvery until confirmFor has passed, and at least
+// confirmProbes.
+const probesToOutage = max(int(confirmFor/confirmEvery)+1, confirmProbes)
 
 // Only Perfex answering nothing for confirmFor is an outage; faults with
 // answers among them are not, however many in a row.
@@ -559,5 +560,30 @@ func TestGateGateConcurrentNoDeadlock(t *testing.T) {
 	g.release()
 	if outage, held, _, _ := g.status(); outage || held {
 		t.Errorf("after an answer: outage %v held %v", outage, held)
+	}
+}
+
+// A probe slower than confirmFor that fails is not an outage by itself:
+// an answer to one of the next probes keeps Perfex up.
+func TestGateSlowFailedProbeIsNoOutage(t *testing.T) {
+	t.Parallel()
+	g := newGate(zap.NewNop(), time.Minute)
+	calls := 0
+	probe := func(context.Context) error {
+		calls++
+		if calls == 1 {
+			time.Sleep(confirmFor + confirmEvery) // a timeout
+			return transient(0)
+		}
+		if calls < confirmProbes {
+			return transient(503)
+		}
+		return nil
+	}
+	if v := g.check(t.Context(), time.Now(), probe); v != verdictUp {
+		t.Errorf("verdict = %d after %d probes, want up", v, calls)
+	}
+	if outage, _, _, _ := g.status(); outage {
+		t.Error("an outage after one slow failed probe")
 	}
 }
