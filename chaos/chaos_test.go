@@ -41,17 +41,18 @@ import (
 )
 
 var (
-	flagCommands   = flag.Int("commands", 10000, "commands to publish")
-	flagContacts   = flag.Int("contacts", 1000, "contacts the commands are spread over")
-	flagBursts     = flag.Int("bursts", 10, "bursts to publish the commands in, not waiting for the workers")
-	flagPublishFor = flag.Duration("publish-for", time.Minute, "time the bursts are spread over (first at 0, last at this)")
-	flagFaultRate  = flag.Float64("fault-rate", 0.25, "probability that a request to the simulator is faulted")
-	flagOutage     = flag.Duration("outage", 30*time.Second, "length of the full Perfex outage")
-	flagWorkers    = flag.Int("workers", 3, "worker processes")
-	flagKillEvery  = flag.Duration("kill-every", 3*time.Second, "mean time between worker kills")
-	flagSeed       = flag.Uint64("seed", 0, "random seed; 0 picks one")
-	flagInvalid    = flag.Int("invalid-every", 97, "every n-th command is invalid by construction")
-	flagLogDir     = flag.String("log-dir", "", "keep the workers' logs (debug level) here, not in a temporary directory")
+	flagCommands     = flag.Int("commands", 10000, "commands to publish")
+	flagContacts     = flag.Int("contacts", 1000, "contacts the commands are spread over")
+	flagBursts       = flag.Int("bursts", 10, "bursts to publish the commands in, not waiting for the workers")
+	flagPublishFor   = flag.Duration("publish-for", time.Minute, "time the bursts are spread over (first at 0, last at this)")
+	flagFaultRate    = flag.Float64("fault-rate", 0.25, "probability that a request to the simulator is faulted")
+	flagOutage       = flag.Duration("outage", 30*time.Second, "length of the full Perfex outage")
+	flagWorkers      = flag.Int("workers", 3, "worker processes")
+	flagKillEvery    = flag.Duration("kill-every", 3*time.Second, "mean time between worker kills")
+	flagSeed         = flag.Uint64("seed", 0, "random seed; 0 picks one")
+	flagSettleWithin = flag.Duration("settle-within", 40*time.Minute, "how long the workers may take, under faults and kills, to empty the command stream")
+	flagInvalid      = flag.Int("invalid-every", 97, "every n-th command is invalid by construction")
+	flagLogDir       = flag.String("log-dir", "", "keep the workers' logs (debug level) here, not in a temporary directory")
 )
 
 // One command in hotShare goes to one of a few hot contacts (a twentieth
@@ -153,7 +154,7 @@ func TestChaos(t *testing.T) {
 	// finish under faults and kills, and finally without either.
 	pr := &publishRun{t: t, rng: rng, seed: seed, js: js, ns: ns, sim: sim, contacts: contacts}
 	cmds := pr.run()
-	waitEmpty(t, js, 10*time.Minute+*flagOutage)
+	waitEmpty(t, js, *flagSettleWithin)
 	t.Logf("command stream empty after %s", time.Since(start).Round(time.Second))
 	close(stopChaos)
 	<-chaosDone
