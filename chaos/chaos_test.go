@@ -135,13 +135,14 @@ func TestChaos(t *testing.T) {
 	sim.SetFaults(faults)
 
 	// Worker processes, killed and restarted at random.
-	logDir := *flagLogDir
-	if logDir == "" {
-		logDir = t.TempDir()
-	}
+	logDir := workerLogDir(t, *flagLogDir)
 	fleet := &fleet{t: t, natsURL: ns.url, simURL: simURL, logDir: logDir}
 	for i := range *flagWorkers {
 		fleet.start(i)
+	}
+	if t.Failed() {
+		fleet.stopAll()
+		t.FailNow()
 	}
 	stopChaos := make(chan struct{})
 	chaosDone := make(chan struct{})

@@ -85,6 +85,24 @@ func (f *fleet) start(i int) {
 	}()
 }
 
+// workerLogDir returns the directory the workers log to: dir, created if
+// need be, or a temporary one. Outcomes are read back from every log in
+// it, so a directory that holds an earlier run's logs is refused.
+func workerLogDir(t *testing.T, dir string) string {
+	t.Helper()
+	if dir == "" {
+		return t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("-log-dir: %v", err)
+	}
+	old, err := filepath.Glob(filepath.Join(dir, "worker-*.log"))
+	if err != nil || len(old) > 0 {
+		t.Fatalf("-log-dir %s already holds worker logs (%d); the outcomes would mix with an earlier run's: give an empty directory", dir, len(old))
+	}
+	return dir
+}
+
 // killAtRandom kills (SIGKILL, or now and then SIGTERM) a random worker
 // about every mean, and starts it again, until stop closes.
 func (f *fleet) killAtRandom(rng *rand.Rand, mean time.Duration, stop <-chan struct{}) {
@@ -97,8 +115,14 @@ func (f *fleet) killAtRandom(rng *rand.Rand, mean time.Duration, stop <-chan str
 		}
 		f.mu.Lock()
 		ids := make([]int, 0, len(f.procs))
-		for i := range f.procs {
-			ids = append(ids, i)
+		for i, cmd := range f.procs {
+			if cmd != nil { // nil: its restart failed, and the test with it
+				ids = append(ids, i)
+			}
+		}
+		if len(ids) == 0 {
+			f.mu.Unlock()
+			continue
 		}
 		sort.Ints(ids)
 		i := ids[rng.IntN(len(ids))]
