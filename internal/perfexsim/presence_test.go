@@ -215,3 +215,28 @@ func TestDeletedContact(t *testing.T) {
 		t.Errorf("GET status = %d, want 404", a.status)
 	}
 }
+
+// TestEmailFreedAndTaken follows an address through the uniqueness index:
+// freed when its contact moves to another or is deleted, taken (without
+// regard to case) by whoever holds it now.
+func TestEmailFreedAndTaken(t *testing.T) {
+	t.Parallel()
+	f := setup(t, Options{Seed: true})
+	first := f.mustContact(t, 2).Email
+
+	if a := f.put(t, 2, with(fullBody(f.mustContact(t, 2)), "email", "moved.away@example.com")); a.status != http.StatusOK {
+		t.Fatalf("moving contact 2 away: status %d: %s", a.status, a.body)
+	}
+	if a := f.put(t, 9, with(fullBody(f.mustContact(t, 9)), "email", strings.ToUpper(first))); a.status != http.StatusOK {
+		t.Fatalf("taking the freed address: status %d: %s", a.status, a.body)
+	}
+	if a := f.put(t, 3, with(fullBody(f.mustContact(t, 3)), "email", "Moved.Away@Example.com")); a.status != http.StatusConflict {
+		t.Errorf("taking contact 2's new address: status %d, want 409: %s", a.status, a.body)
+	}
+	if !f.sim.DeleteContact(2) {
+		t.Fatal("DeleteContact(2) = false")
+	}
+	if a := f.put(t, 3, with(fullBody(f.mustContact(t, 3)), "email", "moved.away@example.com")); a.status != http.StatusOK {
+		t.Errorf("taking a deleted contact's address: status %d: %s", a.status, a.body)
+	}
+}

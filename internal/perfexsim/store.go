@@ -16,6 +16,9 @@ type store struct {
 	customers map[int64]bool
 	locked    map[int64]bool
 	readOnly  map[int64]bool
+	// emails indexes contact ids by folded e-mail address, so a PUT's
+	// uniqueness check does not scan every contact.
+	emails map[string]map[int64]struct{}
 
 	// nextContact and nextPermRow play the AUTO_INCREMENT counters.
 	nextContact int64
@@ -41,6 +44,7 @@ func newStore() *store {
 		customers:   make(map[int64]bool),
 		locked:      make(map[int64]bool),
 		readOnly:    make(map[int64]bool),
+		emails:      make(map[string]map[int64]struct{}),
 		nextContact: 1,
 		nextPermRow: 1,
 	}
@@ -87,12 +91,15 @@ func (s *store) put(c Contact) int64 {
 	if !ok {
 		r = &record{permRows: make(map[int]int64)}
 		s.contacts[c.ID] = r
+	} else {
+		s.unindexEmailLocked(c.ID, r.contact.Email)
 	}
 
 	c.Password = ""
 	perms := c.Permissions
 	c.Permissions = nil
 	r.contact = c
+	s.indexEmailLocked(c.ID, c.Email)
 	s.setPermissionsLocked(r, perms)
 	return c.ID
 }
@@ -123,7 +130,10 @@ func (s *store) delete(id int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	_, ok := s.contacts[id]
+	r, ok := s.contacts[id]
+	if ok {
+		s.unindexEmailLocked(id, r.contact.Email)
+	}
 	delete(s.contacts, id)
 	return ok
 }

@@ -143,7 +143,9 @@ func (st *store) update(
 	}
 
 	perms := next.Permissions
+	st.unindexEmailLocked(id, r.contact.Email)
 	r.contact = next
+	st.indexEmailLocked(id, next.Email)
 	st.setPermissionsLocked(r, perms)
 	if next.IsPrimary {
 		st.demoteOthersLocked(next.UserID, id)
@@ -154,13 +156,36 @@ func (st *store) update(
 // emailTakenLocked reports whether another contact than id uses email.
 // MySQL's collation compares addresses without regard to case.
 func (st *store) emailTakenLocked(email string, id int64) bool {
-	email = strings.TrimSpace(email)
-	for cid, r := range st.contacts {
-		if cid != id && strings.EqualFold(strings.TrimSpace(r.contact.Email), email) {
+	for cid := range st.emails[emailKey(email)] {
+		if cid != id {
 			return true
 		}
 	}
 	return false
+}
+
+// emailKey folds an address the way the uniqueness check compares them:
+// trimmed, without regard to case.
+func emailKey(email string) string {
+	return strings.ToLower(strings.ToUpper(strings.TrimSpace(email)))
+}
+
+func (st *store) indexEmailLocked(id int64, email string) {
+	k := emailKey(email)
+	ids := st.emails[k]
+	if ids == nil {
+		ids = make(map[int64]struct{}, 1)
+		st.emails[k] = ids
+	}
+	ids[id] = struct{}{}
+}
+
+func (st *store) unindexEmailLocked(id int64, email string) {
+	k := emailKey(email)
+	delete(st.emails[k], id)
+	if len(st.emails[k]) == 0 {
+		delete(st.emails, k)
+	}
 }
 
 // demoteOthersLocked clears is_primary on customer's contacts other than
