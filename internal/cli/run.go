@@ -37,7 +37,7 @@ type perfexFlags struct {
 
 // workerFlags tune the consumer.
 type workerFlags struct {
-	Concurrency   int           `name:"concurrency" env:"PERFEX_WORKER_CONCURRENCY" default:"8" help:"Commands applied at the same time by this process."`
+	Concurrency   int           `name:"concurrency" env:"PERFEX_WORKER_CONCURRENCY" default:"8" help:"Commands applied at the same time by this process (requests in flight to Perfex); it holds up to twice as many."`
 	MaxDeliveries int           `name:"max-deliveries" env:"PERFEX_WORKER_MAX_DELIVERIES" default:"5" help:"Attempts before a command that keeps failing transiently (while Perfex otherwise works) is dead-lettered as max_deliveries."`
 	AckWait       time.Duration `name:"ack-wait" env:"PERFEX_WORKER_ACK_WAIT" default:"30s" help:"How long JetStream waits for an acknowledgement before redelivering, with a unit."`
 	RetryInitial  time.Duration `name:"retry-initial" env:"PERFEX_WORKER_RETRY_INITIAL" default:"1s" help:"First retry delay after a transient failure, with a unit."`

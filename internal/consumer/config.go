@@ -31,12 +31,19 @@ const (
 	DefaultStallTimeout = time.Minute
 )
 
+// heldPerUpdate is how many commands a process holds for each update it
+// may run at once (Config.Concurrency).
+const heldPerUpdate = 2
+
 // Config tunes a Consumer. A zero field means its default.
 type Config struct {
 	// Names locates the command stream, the durable and the prefix.
 	Names broker.Names
-	// Concurrency bounds the commands this process holds and the Perfex
-	// updates it runs at once. The client buffer is the same size.
+	// Concurrency bounds the Perfex updates this process runs at once
+	// (each one request at a time). It holds up to heldPerUpdate times as
+	// many commands, so that the broker round trips around an update
+	// (lease, clock, ack) overlap other updates instead of leaving a slot
+	// idle. The client buffer is Concurrency messages.
 	Concurrency int
 	// MaxDeliver is the worker's attempt limit: a command that still fails
 	// transiently on this delivery (counted by the server) is dead-lettered

@@ -107,7 +107,7 @@ func New(js jetstream.JetStream, applier Applier, writer *dlq.Writer, log *zap.L
 			return cons.Messages(opts...)
 		},
 		gate:    newGate(log, cfg.OutageWindow),
-		inHand:  newInHand(cfg.Concurrency),
+		inHand:  newInHand(cfg.Concurrency * heldPerUpdate),
 		running: make(chan struct{}, cfg.Concurrency),
 	}
 	c.queue = newKeyedQueue(c.handleBatch)
