@@ -47,7 +47,11 @@ func memoryRun(o options, dir string) int {
 		if err != nil {
 			fatalf("%v", err)
 		}
-		time.Sleep(10 * time.Second)
+		// The worker works through the backlog for 10 s; one that exits
+		// before is a failed run, not a small RSS.
+		if waitUntil(10*time.Second, c.exited) {
+			fatalf("memory %d: the worker exited (%v): %s", n, c.waitErr, strings.TrimSpace(c.stderr.String()))
+		}
 		rss, peak, _ := c.memory()
 		cpu, _ := c.cpu()
 		applied := s.track.count.Load()

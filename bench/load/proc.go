@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -17,7 +18,10 @@ import (
 // stay in the orchestrator.
 type child struct {
 	cmd    *exec.Cmd
-	stderr bytes.Buffer
+	stderr syncBuffer
+
+	done    chan struct{} // closed when the process has exited
+	waitErr error         // its exit error, once done is closed
 }
 
 func startChild(args ...string) (*child, error) {
@@ -31,23 +35,67 @@ func startChild(args ...string) (*child, error) {
 	if err := c.cmd.Start(); err != nil {
 		return nil, err
 	}
+	c.done = make(chan struct{})
+	go func() {
+		c.waitErr = c.cmd.Wait()
+		close(c.done)
+	}()
 	return c, nil
+}
+
+// exited reports whether the child has ended.
+func (c *child) exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitUntil waits up to d for cond, and gives up at once, with what the
+// child wrote to stderr, if the child ends first.
+func (c *child) waitUntil(d time.Duration, cond func() bool) error {
+	if !waitUntil(d, func() bool { return cond() || c.exited() }) {
+		return fmt.Errorf("not within %s", d)
+	}
+	if cond() {
+		return nil
+	}
+	return fmt.Errorf("the child exited (%v): %s", c.waitErr, strings.TrimSpace(c.stderr.String()))
 }
 
 // stop ends the child with SIGTERM (the worker drains) and returns its
 // exit error and what it wrote to stderr.
 func (c *child) stop() (string, error) {
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- c.cmd.Wait() }()
 	select {
-	case err := <-done:
-		return c.stderr.String(), err
+	case <-c.done:
+		return c.stderr.String(), c.waitErr
 	case <-time.After(40 * time.Second):
 		_ = c.cmd.Process.Kill()
-		<-done
+		<-c.done
 		return c.stderr.String(), fmt.Errorf("did not stop within 40s; killed")
 	}
+}
+
+// syncBuffer is a bytes.Buffer the child's stderr copier and readers
+// share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // clockTick is USER_HZ, the unit of /proc/<pid>/stat times; 100 on every

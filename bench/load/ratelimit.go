@@ -72,6 +72,9 @@ func rateLimitRun(o options, dir string) int {
 	settled, cleared := 0, time.Duration(0)
 	for next := 5 * time.Second; time.Since(t0) < o.rateFor; {
 		time.Sleep(100 * time.Millisecond)
+		if c.exited() {
+			fatalf("ratelimit: the worker exited (%v): %s", c.waitErr, strings.TrimSpace(c.stderr.String()))
+		}
 		if left, err := s.pending(ctx); err == nil {
 			settled = n - int(left)
 		}

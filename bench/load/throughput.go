@@ -65,7 +65,7 @@ func (o options) childArgs(s *stack, r row) []string {
 	}
 	return append(args, "run", "--nats-url", s.ns.ClientURL(), "--perfex-url", s.url,
 		"--perfex-token", simToken, "--concurrency", conc, "--worker-id", "bench",
-		"--log-level", "warn")
+		"--log-level", "warn", "--metrics-addr=")
 }
 
 var runSeq int
@@ -118,8 +118,8 @@ func (o options) measure(s *stack, r row) (result, error) {
 		if _, err := s.publishBacklog(ctx, warm, warm.n, nil); err != nil {
 			return res, err
 		}
-		if !waitUntil(30*time.Second, func() bool { return s.track.count.Load() == int64(warm.n) }) {
-			return res, fmt.Errorf("%s: warm-up not applied (log %s)", r.name, logPath)
+		if err := c.waitUntil(30*time.Second, func() bool { return s.track.count.Load() == int64(warm.n) }); err != nil {
+			return res, fmt.Errorf("%s: warm-up not applied: %v (log %s)", r.name, err, logPath)
 		}
 	}
 	s.track.reset(run, l.n)
@@ -139,18 +139,20 @@ func (o options) measure(s *stack, r row) (result, error) {
 	} else {
 		// Startup (connecting, binding) is left out: the clock and the
 		// CPU count start with the first command applied.
-		waitUntil(time.Minute, func() bool { return s.track.count.Load() > 0 })
+		if err := c.waitUntil(time.Minute, func() bool { return s.track.count.Load() > 0 }); err != nil {
+			return res, fmt.Errorf("%s: nothing applied: %v (log %s)", r.name, err, logPath)
+		}
 		cpu0, _ = c.cpu()
 		self0 = selfCPU()
 	}
 
 	limit := 10*time.Minute + time.Duration(l.n)*time.Millisecond
-	ok := waitUntil(limit, func() bool { return s.track.count.Load() == int64(l.n) })
+	waitErr := c.waitUntil(limit, func() bool { return s.track.count.Load() == int64(l.n) })
 	cpu1, _ := c.cpu()
 	self1 := selfCPU()
 	_, peak, _ := c.memory()
-	if !ok {
-		return res, fmt.Errorf("%s: only %d of %d applied (log %s)", r.name, s.track.count.Load(), l.n, logPath)
+	if waitErr != nil {
+		return res, fmt.Errorf("%s: only %d of %d applied: %v (log %s)", r.name, s.track.count.Load(), l.n, waitErr, logPath)
 	}
 	if !waitUntil(30*time.Second, pendingIs(s, 0)) {
 		return res, fmt.Errorf("%s: applied but not all acked", r.name)
