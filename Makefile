@@ -61,5 +61,5 @@ BENCH_N     ?= 20000
 
 .PHONY: bench
 bench: ## Go benchmarks with allocations, then the end-to-end load run (BENCH_N commands; see BENCHMARKS.md).
-	$(GO) test -run='^$$' -bench=. -benchmem ./command/ ./internal/crm/
+	$(GO) test -run='^$$' -bench=. -benchmem ./command/ ./internal/crm/ ./internal/dlq/
 	$(GO) run ./bench/load -n $(BENCH_N)

@@ -28,7 +28,7 @@ type fixture struct {
 	now   time.Time
 }
 
-func setup(t *testing.T) *fixture {
+func setup(t testing.TB) *fixture {
 	t.Helper()
 	s := brokertest.StartServer(t)
 	_, js := brokertest.Connect(t, s)
@@ -49,7 +49,7 @@ func setup(t *testing.T) *fixture {
 }
 
 // receive publishes one command and returns it as the worker receives it.
-func (f *fixture) receive(t *testing.T, subject string, body []byte, header nats.Header) jetstream.Msg {
+func (f *fixture) receive(t testing.TB, subject string, body []byte, header nats.Header) jetstream.Msg {
 	t.Helper()
 	msg := &nats.Msg{Subject: subject, Data: body, Header: header}
 	if _, err := f.js.PublishMsg(t.Context(), msg); err != nil {

@@ -99,21 +99,10 @@ func MsgID(stream string, seq uint64) string {
 // already stored) is success. Only after Store returns nil may the caller
 // acknowledge msg.
 func (w *Writer) Store(ctx context.Context, msg jetstream.Msg, entry Entry) error {
-	meta, err := msg.Metadata()
-	if err != nil {
-		return fmt.Errorf("storing dead letter: reading message metadata: %w", err)
-	}
-	subject, err := Subject(w.names.Prefix, msg.Subject())
+	out, meta, err := w.envelope(msg, entry)
 	if err != nil {
 		return fmt.Errorf("storing dead letter: %w", err)
 	}
-
-	out := nats.NewMsg(subject)
-	out.Data = msg.Data()
-	w.copyHeaders(out.Header, msg.Headers())
-	w.setHeaders(out.Header, msg, meta, entry)
-	out.Header.Set(jetstream.MsgIDHeader, MsgID(meta.Stream, meta.Sequence.Stream))
-
 	ack, err := w.js.PublishMsg(ctx, out)
 	if err != nil {
 		return fmt.Errorf("storing dead letter of %s sequence %d: %w", meta.Stream, meta.Sequence.Stream, err)
@@ -123,6 +112,26 @@ func (w *Writer) Store(ctx context.Context, msg jetstream.Msg, entry Entry) erro
 			meta.Stream, meta.Sequence.Stream, ack.Stream, w.names.DLQ)
 	}
 	return nil
+}
+
+// envelope builds the dead letter of msg: its body byte for byte, its
+// application headers, the Perfex-DLQ-* headers describing entry, and the
+// Nats-Msg-Id that makes storing it again a duplicate.
+func (w *Writer) envelope(msg jetstream.Msg, entry Entry) (*nats.Msg, *jetstream.MsgMetadata, error) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading message metadata: %w", err)
+	}
+	subject, err := Subject(w.names.Prefix, msg.Subject())
+	if err != nil {
+		return nil, nil, err
+	}
+	out := nats.NewMsg(subject)
+	out.Data = msg.Data()
+	w.copyHeaders(out.Header, msg.Headers())
+	w.setHeaders(out.Header, msg, meta, entry)
+	out.Header.Set(jetstream.MsgIDHeader, MsgID(meta.Stream, meta.Sequence.Stream))
+	return out, meta, nil
 }
 
 // copyHeaders copies the original's application headers, masking only the
