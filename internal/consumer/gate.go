@@ -40,12 +40,13 @@ import (
 // Perfex gave a non-transient answer to another request (or a probe) after
 // the failed request began and within OutageWindow. Otherwise the gate
 // probes, shared by every failure waiting on the same question: an answer
-// means Perfex is up; an outage needs Perfex to answer nothing, neither
-// the probes nor any other request, for confirmFor (probeOnce), so random
-// faults among answers never pause the workers. Requiring an answer after the request began, not just within the
-// window, keeps a sudden outage from using up attempts (and from
-// dead-lettering commands at their limit) during the window after the last
-// success. Only that confirmed verdict reaches the breaker as a failure,
+// means Perfex is up (a rate limit too); an outage needs Perfex to answer
+// nothing, neither confirmProbes probes in a row nor any other request,
+// for confirmFor (probeOnce), so random faults among answers never pause
+// the workers. Requiring an answer after the request began, not just
+// within the window, keeps a sudden outage from using up attempts (and
+// from dead-lettering commands at their limit) during the window after
+// the last success. Only that confirmed verdict reaches the breaker as a failure,
 // and it trips on the first; every answer from Perfex reaches it as a
 // success. The gate also spaces the trials with capped exponential backoff
 // (runProber), keeps messages alive rather than failing them (workers wait

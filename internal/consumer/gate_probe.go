@@ -75,8 +75,8 @@ const (
 
 // probeOnce probes Perfex and moves the gate according to the answer. A
 // failure is confirmed before it closes the gate: the probes go on for
-// confirmFor and confirmProbes probes, and an answer to a probe or to any other request in that
-// time means Perfex is up. A rate limit is an explicit answer and needs
+// confirmFor and confirmProbes probes, and an answer to a probe or to any
+// other request in that time means Perfex is up. A rate limit is an explicit answer and needs
 // no confirmation: every worker waits for its reset, and the failure that
 // led to the probe uses no attempt, but it is no outage.
 func (g *gate) probeOnce(ctx context.Context, probe func(context.Context) error) verdict {
@@ -113,7 +113,6 @@ func (g *gate) judgeProbe(ctx context.Context, err error) (v verdict, decided bo
 		return verdictStopped, true
 	}
 	var held *crm.HeldError
-	var transient *crm.TransientError
 	switch {
 	case err == nil:
 		g.markUp()
@@ -121,13 +120,35 @@ func (g *gate) judgeProbe(ctx context.Context, err error) (v verdict, decided bo
 	case errors.As(err, &held):
 		g.hold(held)
 		return verdictHeld, true
-	case errors.As(err, &transient) && transient.Reason == reason.RateLimited && !transient.RetryAt.IsZero():
-		// Parked, the command waits on the gate for the reset and is
-		// tried again.
-		g.rateLimit(transient.RetryAt)
+	}
+	if until, ok := rateLimitedUntil(err); ok {
+		// Perfex answered, so it is up; but the command that led to the
+		// probe uses no attempt for it: parked, it waits on the gate for
+		// the reset and is tried again.
+		g.answered()
+		g.rateLimit(until)
 		return verdictDown, true
 	}
 	return verdictDown, false
+}
+
+// noResetWait is how long every worker waits after a rate-limit answer
+// that names no reset instant.
+const noResetWait = time.Second
+
+// rateLimitedUntil reports whether err is Perfex's rate-limit answer (a
+// 429, or the older 401 for a rate limit) and until when to wait: the
+// reset it named, or noResetWait from now. A rate limit is an answer:
+// Perfex is up, only busy.
+func rateLimitedUntil(err error) (time.Time, bool) {
+	var transient *crm.TransientError
+	if !errors.As(err, &transient) || transient.Reason != reason.RateLimited {
+		return time.Time{}, false
+	}
+	if transient.RetryAt.IsZero() {
+		return time.Now().Add(noResetWait), true
+	}
+	return transient.RetryAt, true
 }
 
 // answeredSince reports whether Perfex gave a non-transient answer to any
@@ -180,14 +201,16 @@ func (g *gate) runProber(ctx context.Context, probe func(context.Context) error,
 			return
 		}
 		var held *crm.HeldError
-		var transient *crm.TransientError
+		until, rateLimited := rateLimitedUntil(err)
 		switch {
 		case err == nil:
 			g.release()
 		case errors.As(err, &held):
 			g.hold(held)
-		case errors.As(err, &transient) && transient.Reason == reason.RateLimited && !transient.RetryAt.IsZero():
-			g.rateLimit(transient.RetryAt)
+		case rateLimited:
+			// Still held: only a probe that succeeds shows the worker is
+			// accepted again.
+			g.rateLimit(until)
 		default:
 			g.log.Debug("probe failed", zap.String("error", dlq.Mask(err.Error())))
 		}
@@ -215,7 +238,7 @@ func (g *gate) trial(ctx context.Context, probe func(context.Context) error) {
 
 	err = probe(ctx)
 	var held *crm.HeldError
-	var transient *crm.TransientError
+	until, rateLimited := rateLimitedUntil(err)
 	switch {
 	case ctx.Err() != nil:
 		done(errNoVerdict)
@@ -225,9 +248,12 @@ func (g *gate) trial(ctx context.Context, probe func(context.Context) error) {
 	case errors.As(err, &held):
 		g.hold(held)
 		done(nil)
-	case errors.As(err, &transient) && transient.Reason == reason.RateLimited && !transient.RetryAt.IsZero():
-		g.rateLimit(transient.RetryAt)
-		done(errNoVerdict)
+	case rateLimited:
+		// Perfex is back, busy: the outage ends, and every worker waits
+		// for the reset before its first request.
+		g.rateLimit(until)
+		g.answered()
+		done(nil)
 	case g.answeredSince(began):
 		done(nil)
 	default:

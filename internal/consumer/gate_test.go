@@ -400,7 +400,7 @@ func TestGateHoldHidesTheBreaker(t *testing.T) {
 	}
 }
 
-// tripGate confirms an outage on g with two failed probes.
+// tripGate confirms an outage on g with failed probes.
 func tripGate(t *testing.T, g *gate) {
 	t.Helper()
 	p := &flakyProbe{fails: probesToOutage}
@@ -447,29 +447,79 @@ func btoi(b bool) int {
 	return 0
 }
 
-// A probe answered with 429 + Retry-After is an answer from Perfex, not
-// an outage: it must not log "unreachable" nor report an outage (which
-// now makes /readyz answer "Perfex unreachable").
+// A probe answered with a rate limit, with or without a reset instant, is
+// an answer from Perfex, not an outage: it must not log "unreachable" nor
+// report an outage (which makes /readyz answer "Perfex unreachable"), and
+// it counts as Perfex answering.
 func TestGateRateLimitedProbeIsNotAnOutage(t *testing.T) {
 	t.Parallel()
-	core, logs := observer.New(zapcore.InfoLevel)
-	g := newGate(zap.New(core), time.Minute)
-	probe := func(context.Context) error {
-		return &crm.TransientError{Reason: reason.RateLimited, Status: 429,
-			RetryAt: time.Now().Add(200 * time.Millisecond), Err: errors.New("too many requests")}
-	}
+	for name, retryAt := range map[string]time.Duration{"with_reset": 200 * time.Millisecond, "without_reset": 0} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			core, logs := observer.New(zapcore.InfoLevel)
+			g := newGate(zap.New(core), time.Minute)
+			probe := func(context.Context) error { return rateLimitedAnswer(retryAt) }
+			began := time.Now()
 
-	g.check(t.Context(), time.Now(), probe)
+			if v := g.check(t.Context(), began, probe); v != verdictDown {
+				t.Errorf("verdict %d, want down (the command is parked, no attempt used)", v)
+			}
 
-	if outage, _, _, _ := g.status(); outage {
-		t.Errorf("a rate-limited probe reported an outage (readiness: Perfex unreachable)")
+			if outage, _, _, _ := g.status(); outage {
+				t.Errorf("a rate-limited probe reported an outage (readiness: Perfex unreachable)")
+			}
+			if n := logs.FilterMessageSnippet("unreachable").Len(); n != 0 {
+				t.Errorf("a rate-limited probe logged %d \"unreachable\" lines", n)
+			}
+			if _, notBefore, _ := g.snapshot(); !notBefore.After(began) {
+				t.Error("a rate-limited probe set no wait")
+			}
+			if !g.answeredSince(began) {
+				t.Error("a rate-limited probe was not counted as Perfex answering")
+			}
+		})
 	}
-	if n := logs.FilterMessageSnippet("unreachable").Len(); n != 0 {
-		t.Errorf("a rate-limited probe logged %d \"unreachable\" lines", n)
+}
+
+// Perfex comes back from an outage with its rate window used up: the
+// trial's rate-limit answer ends the outage, and the workers wait for the
+// reset.
+func TestGateRateLimitedTrialEndsOutage(t *testing.T) {
+	t.Parallel()
+	for name, retryAt := range map[string]time.Duration{"with_reset": 300 * time.Millisecond, "without_reset": 0} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			g := newGate(zap.NewNop(), time.Minute)
+			tripGate(t, g)
+			probe := func(context.Context) error { return rateLimitedAnswer(retryAt) }
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				g.runProber(ctx, probe, func(int) time.Duration { return time.Millisecond }, time.Hour)
+			}()
+			defer func() { cancel(); <-done }()
+
+			waitOpen(t, g)
+
+			if outage, _, _, _ := g.status(); outage {
+				t.Error("still an outage after Perfex answered the trial")
+			}
+			if st := g.breaker.State(); st != gobreaker.StateClosed {
+				t.Errorf("breaker %s, want closed", st)
+			}
+		})
 	}
-	if _, notBefore, _ := g.snapshot(); notBefore.IsZero() {
-		t.Error("a rate-limited probe set no wait for the reset")
+}
+
+// rateLimitedAnswer is Perfex's 429, naming a reset retryAt from now, or
+// none when retryAt is 0.
+func rateLimitedAnswer(retryAt time.Duration) error {
+	e := &crm.TransientError{Reason: reason.RateLimited, Status: 429, Err: errors.New("too many requests")}
+	if retryAt > 0 {
+		e.RetryAt = time.Now().Add(retryAt)
 	}
+	return e
 }
 
 // A hold entered first, then an outage confirmed by a probe already under
@@ -505,7 +555,7 @@ func TestGateOutageDuringHoldThenRelease(t *testing.T) {
 // Hammer every entry point at once: no deadlock between the breaker's
 // lock (held during OnStateChange) and the gate's, no race, and the gate
 // ends open once Perfex answers.
-func TestGateGateConcurrentNoDeadlock(t *testing.T) {
+func TestGateConcurrentNoDeadlock(t *testing.T) {
 	t.Parallel()
 	g := newGate(zap.NewNop(), 50*time.Millisecond)
 	var down sync.Mutex
