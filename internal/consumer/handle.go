@@ -59,8 +59,7 @@ func (c *Consumer) attempt(ctx context.Context, p *pending, seen *clock.Record, 
 			return
 		}
 
-		started := time.Now()
-		_, err := c.update(ctx, cmd.ContactID, cmd.Data)
+		_, started, err := c.update(ctx, cmd.ContactID, cmd.Data)
 		cl := classify(err, c.work)
 		sit := situation{stopping: c.stop.Err() != nil}
 		if cl == classTransient && !sit.stopping {
@@ -71,10 +70,6 @@ func (c *Consumer) attempt(ctx context.Context, p *pending, seen *clock.Record, 
 			sit.localLeft = counted <= c.cfg.LocalRetries
 			sit.atLimit = f.attempt >= c.cfg.MaxDeliver
 		}
-		if cl == classApplied || cl == classPermanent {
-			c.gate.markUp()
-		}
-
 		switch decide(cl, sit) {
 		case actAck:
 			if c.record(f.contactID, seen, p.mark()) {
@@ -125,19 +120,30 @@ func (c *Consumer) attempt(ctx context.Context, p *pending, seen *clock.Record, 
 	}
 }
 
-// update calls Perfex within the concurrency bound. ctx is the work
+// update calls Perfex within the concurrency bound and reports when the
+// request began, after the wait for a slot: an answer to another request
+// during that wait says nothing about this one's failure. Every answer
+// from Perfex (applied, refused, rate-limited) is recorded with the gate
+// before the slot is given back, so no request started after it can
+// mistake it for an answer given during its own run. ctx is the work
 // context, cancelled early when the contact's lease is lost.
-func (c *Consumer) update(ctx context.Context, contactID int64, data command.ContactData) (crm.Result, error) {
+func (c *Consumer) update(ctx context.Context, contactID int64, data command.ContactData) (crm.Result, time.Time, error) {
 	select {
 	case c.running <- struct{}{}:
 	case <-c.stop.Done():
-		return crm.Result{}, errStopped
+		return crm.Result{}, time.Now(), errStopped
 	}
 	defer func() { <-c.running }()
+	started := time.Now()
 	if c.stop.Err() != nil {
-		return crm.Result{}, errStopped
+		return crm.Result{}, started, errStopped
 	}
-	return c.applier.Update(ctx, contactID, data)
+	res, err := c.applier.Update(ctx, contactID, data)
+	switch classify(err, c.work) {
+	case classApplied, classPermanent, classRateLimited:
+		c.gate.markUp()
+	}
+	return res, started, err
 }
 
 // ack settles f with a plain Ack, not waiting for the server to confirm

@@ -150,14 +150,13 @@ func (c *Consumer) applyMerged(ctx context.Context, contactID int64, seen *clock
 
 	// The merged request carries the newest command's trace.
 	ctx = crm.WithTraceparent(ctx, live[len(live)-1].f.msg.Headers().Get(traceparentHeader))
-	res, err := c.update(ctx, contactID, merged)
+	res, _, err := c.update(ctx, contactID, merged)
 	if err != nil {
 		c.log.Debug("coalesced update failed; applying the commands one by one",
 			zap.Int64("contact_id", contactID), zap.Int("commands", len(live)),
 			zap.String("reason", string(reasonOf(err))))
 		return false
 	}
-	c.gate.markUp()
 
 	marks := make([]clock.Mark, 0, len(live))
 	for _, p := range live {
