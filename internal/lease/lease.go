@@ -105,23 +105,25 @@ func (l *Leases) Acquire(ctx context.Context, key string) (*Lease, error) {
 // left when it released the key if it remembers one.
 func (l *Leases) take(ctx context.Context, key string) (uint64, error) {
 	if marker, ok := l.recall(key); ok {
-		rev, err := l.write(ctx, key, marker)
-		if err == nil || !held(err) {
-			return rev, err
+		if rev, err := l.write(ctx, key, marker); err == nil {
+			return rev, nil
 		}
+		// Someone wrote the key since, or the shortcut failed otherwise:
+		// the Create below decides.
 	}
 	return l.kv.Create(ctx, key, []byte(l.owner), jetstream.KeyTTL(l.ttl))
 }
 
 // write publishes this owner to key with a fresh TTL if the key's last
-// revision is expected.
+// revision is expected. Like Create and Delete, it is retried by the
+// library when no stream answered (a leader election): such a publish was
+// not stored, so the retry cannot meet its own write.
 func (l *Leases) write(ctx context.Context, key string, expected uint64) (uint64, error) {
 	msg := nats.NewMsg("$KV." + l.bucket + "." + key)
 	msg.Data = []byte(l.owner)
 	ack, err := l.js.PublishMsg(ctx, msg,
 		jetstream.WithExpectLastSequencePerSubject(expected),
-		jetstream.WithMsgTTL(l.ttl),
-		jetstream.WithRetryAttempts(0))
+		jetstream.WithMsgTTL(l.ttl))
 	if err != nil {
 		return 0, err
 	}
@@ -252,8 +254,7 @@ func (h *Lease) Release(ctx context.Context) error {
 	msg := nats.NewMsg("$KV." + h.l.bucket + "." + h.key)
 	msg.Header.Set(kvOperation, "DEL")
 	ack, err := h.l.js.PublishMsg(ctx, msg,
-		jetstream.WithExpectLastSequencePerSubject(h.Revision()),
-		jetstream.WithRetryAttempts(0))
+		jetstream.WithExpectLastSequencePerSubject(h.Revision()))
 	if held(err) {
 		return nil // lost meanwhile: the key is another holder's now
 	}

@@ -32,8 +32,11 @@ func TestRetakeIsOnePublishWithTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var pubs atomic.Int32
-	sub, err := js.Conn().Subscribe("$KV."+broker.DefaultLeaseBucket+".contact.40", func(*nats.Msg) { pubs.Add(1) })
+	// A synchronous subscription queues what the read loop received, and
+	// the read loop takes the server's reply to a Flush after everything
+	// the server sent before it: once Flush returns, Pending counts every
+	// publish made before it.
+	sub, err := js.Conn().SubscribeSync("$KV." + broker.DefaultLeaseBucket + ".contact.40")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,9 +49,10 @@ func TestRetakeIsOnePublishWithTTL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = js.Conn().Flush()
-	time.Sleep(50 * time.Millisecond) // let the core subscription catch up
-	if n := pubs.Load(); n != 1 {
+	if err := js.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _ := sub.Pending(); n != 1 {
 		t.Errorf("retake published %d messages on the key, want 1 (the shortcut was not taken)", n)
 	}
 
