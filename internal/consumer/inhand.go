@@ -106,6 +106,11 @@ func (h *inHand) settle(f *inflight, action func()) bool {
 	return true
 }
 
+// full reports whether the puller may take no more messages.
+func (h *inHand) full() bool {
+	return h.count() >= cap(h.slots)
+}
+
 func (h *inHand) count() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -82,7 +82,7 @@ func (c *Consumer) watchStall(ctx context.Context, cons jetstream.Consumer, w *s
 		case <-done:
 			return
 		}
-		if w.idle() < limit || c.inHand.count() >= c.cfg.Concurrency {
+		if w.idle() < limit || c.inHand.full() {
 			continue
 		}
 		if ok, _ := c.gate.pullable(c.keepAlive()); !ok {
