@@ -15,8 +15,10 @@ const errNoMessage = 10037
 // message-get API rather than a direct get. A direct get may be answered
 // by a replica that has not yet seen the previous lease holder's record,
 // and judging a command against an old record would let it overwrite a
-// newer value (JETSTREAM.md section 5, "Consistency"). It returns a zero
-// revision when the key has no entry, or its last entry is a delete.
+// newer value (JETSTREAM.md section 5, "Consistency"). It returns no
+// data and a zero revision when the key has no entry, and no data with
+// the marker's revision when its last entry is a delete, so that the
+// next record is written over the marker.
 func (s *Store) readLeader(ctx context.Context, key string) ([]byte, uint64, error) {
 	req, err := json.Marshal(map[string]string{"last_by_subj": "$KV." + s.bucket + "." + key})
 	if err != nil {
