@@ -357,13 +357,7 @@ func TestGateAnswerDuringTrialEndsOutage(t *testing.T) {
 		}
 		return transient(503)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		g.runProber(ctx, probe, func(int) time.Duration { return time.Millisecond }, time.Hour)
-	}()
-	defer func() { cancel(); <-done }()
+	runProberFor(t, g, probe)
 
 	waitOpen(t, g)
 
@@ -407,6 +401,19 @@ func tripGate(t *testing.T, g *gate) {
 	if v := g.check(t.Context(), time.Now(), p.probe); v != verdictDown {
 		t.Fatalf("verdict = %d, want down", v)
 	}
+}
+
+// runProberFor runs g's prober with probe (retrying every millisecond)
+// until the test ends.
+func runProberFor(t *testing.T, g *gate, probe func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g.runProber(ctx, probe, func(int) time.Duration { return time.Millisecond }, time.Hour)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 // waitOpen waits until the gate lets workers through.
@@ -492,13 +499,7 @@ func TestGateRateLimitedTrialEndsOutage(t *testing.T) {
 			g := newGate(zap.NewNop(), time.Minute)
 			tripGate(t, g)
 			probe := func(context.Context) error { return rateLimitedAnswer(retryAt) }
-			ctx, cancel := context.WithCancel(t.Context())
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				g.runProber(ctx, probe, func(int) time.Duration { return time.Millisecond }, time.Hour)
-			}()
-			defer func() { cancel(); <-done }()
+			runProberFor(t, g, probe)
 
 			waitOpen(t, g)
 
