@@ -82,7 +82,7 @@ func orchestrate(args []string) int {
 	fs.DurationVar(&o.rateFor, "ratelimit-for", 150*time.Second, "how long the rate-limit run lasts at most")
 	fs.IntVar(&o.hot, "hot", 4, "contacts the rate-limit run's commands go to")
 	fs.IntVar(&o.updates, "updates", 50, "updates to each of those contacts in the rate-limit run")
-	fs.StringVar(&o.logs, "logs", "", "directory for the children's stderr (default: a temporary directory)")
+	fs.StringVar(&o.logs, "logs", "", "directory for the children's stderr, created if need be (default: a new temporary directory, kept)")
 	fs.StringVar(&o.only, "only", "", "run only the rows whose name contains this")
 	_ = fs.Parse(args)
 
@@ -91,8 +91,14 @@ func orchestrate(args []string) int {
 		fatalf("%v", err)
 	}
 	defer os.RemoveAll(dir)
+	// The children's logs outlive the run: failures point at them.
 	if o.logs == "" {
-		o.logs = dir
+		o.logs, err = os.MkdirTemp("", "perfex-bench-logs-")
+	} else {
+		err = os.MkdirAll(o.logs, 0o755)
+	}
+	if err != nil {
+		fatalf("-logs: %v", err)
 	}
 
 	if o.selfProfile != "" {

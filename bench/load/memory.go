@@ -43,21 +43,19 @@ func memoryRun(o options, dir string) int {
 		pubTime := time.Since(t0)
 		s.track.reset(run, n)
 
-		c, err := startChild(o.childArgs(s, row{name: "memory"})...)
+		c, err := startChild(filepath.Join(o.logs, run+"-memory.log"), o.childArgs(s, row{name: "memory"})...)
 		if err != nil {
 			fatalf("%v", err)
 		}
 		// The worker works through the backlog for 10 s; one that exits
 		// before is a failed run, not a small RSS.
 		if waitUntil(10*time.Second, c.exited) {
-			fatalf("memory %d: the worker exited (%v): %s", n, c.waitErr, strings.TrimSpace(c.stderr.String()))
+			fatalf("memory %d: %v", n, c.exitError())
 		}
 		rss, peak, _ := c.memory()
 		cpu, _ := c.cpu()
 		applied := s.track.count.Load()
-		out, err := c.stop()
-		_ = os.WriteFile(filepath.Join(o.logs, run+"-memory.log"), []byte(out), 0o644)
-		if err != nil {
+		if _, err := c.stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "memory: child exited: %v\n", err)
 		}
 		fmt.Printf("| %d | %s | %d | %.1f MB | %.1f MB | %.2f |\n", n, pubTime.Round(time.Second),

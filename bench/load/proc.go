@@ -2,13 +2,11 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -17,21 +15,28 @@ import (
 // so that its CPU time and RSS are its own: JetStream and the simulator
 // stay in the orchestrator.
 type child struct {
-	cmd    *exec.Cmd
-	stderr syncBuffer
+	cmd     *exec.Cmd
+	logPath string // the child's stderr
 
 	done    chan struct{} // closed when the process has exited
 	waitErr error         // its exit error, once done is closed
 }
 
-func startChild(args ...string) (*child, error) {
+// startChild starts this program again with args, its stderr going to
+// the file logPath.
+func startChild(logPath string, args ...string) (*child, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	c := &child{cmd: exec.Command(self, args...)}
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child has its own descriptor
+	c := &child{cmd: exec.Command(self, args...), logPath: logPath}
 	c.cmd.Stdout = os.Stderr
-	c.cmd.Stderr = &c.stderr
+	c.cmd.Stderr = logf
 	if err := c.cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -62,7 +67,18 @@ func (c *child) waitUntil(d time.Duration, cond func() bool) error {
 	if cond() {
 		return nil
 	}
-	return fmt.Errorf("the child exited (%v): %s", c.waitErr, strings.TrimSpace(c.stderr.String()))
+	return c.exitError()
+}
+
+// exitError says that the child ended, how, and what it wrote to stderr.
+func (c *child) exitError() error {
+	return fmt.Errorf("the child exited (%v): %s", c.waitErr, strings.TrimSpace(c.log()))
+}
+
+// log is what the child wrote to stderr so far.
+func (c *child) log() string {
+	b, _ := os.ReadFile(c.logPath)
+	return string(b)
 }
 
 // stop ends the child with SIGTERM (the worker drains) and returns its
@@ -71,31 +87,12 @@ func (c *child) stop() (string, error) {
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-c.done:
-		return c.stderr.String(), c.waitErr
+		return c.log(), c.waitErr
 	case <-time.After(40 * time.Second):
 		_ = c.cmd.Process.Kill()
 		<-c.done
-		return c.stderr.String(), fmt.Errorf("did not stop within 40s; killed")
+		return c.log(), fmt.Errorf("did not stop within 40s; killed")
 	}
-}
-
-// syncBuffer is a bytes.Buffer the child's stderr copier and readers
-// share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // clockTick is USER_HZ, the unit of /proc/<pid>/stat times; 100 on every

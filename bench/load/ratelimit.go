@@ -53,7 +53,8 @@ func rateLimitRun(o options, dir string) int {
 	if err != nil {
 		fatalf("%v", err)
 	}
-	c, err := startChild(append(o.childArgs(s, row{name: "ratelimit"}), "--metrics-addr", metricsAddr)...)
+	logPath := filepath.Join(o.logs, fmt.Sprintf("%s-ratelimit-%dx%d.log", run, o.hot, o.updates))
+	c, err := startChild(logPath, append(o.childArgs(s, row{name: "ratelimit"}), "--metrics-addr", metricsAddr)...)
 	if err != nil {
 		fatalf("%v", err)
 	}
@@ -73,7 +74,7 @@ func rateLimitRun(o options, dir string) int {
 	for next := 5 * time.Second; time.Since(t0) < o.rateFor; {
 		time.Sleep(100 * time.Millisecond)
 		if c.exited() {
-			fatalf("ratelimit: the worker exited (%v): %s", c.waitErr, strings.TrimSpace(c.stderr.String()))
+			fatalf("ratelimit: %v", c.exitError())
 		}
 		if left, err := s.pending(ctx); err == nil {
 			settled = n - int(left)
@@ -94,8 +95,6 @@ func rateLimitRun(o options, dir string) int {
 	time.Sleep(metrics.DefaultPollInterval + time.Second)
 	worker, scrapeErr := scrape(metricsAddr)
 	out, err := c.stop()
-	logPath := filepath.Join(o.logs, fmt.Sprintf("%s-ratelimit-%dx%d.log", run, o.hot, o.updates))
-	_ = os.WriteFile(logPath, []byte(out), 0o644)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ratelimit: child exited: %v\n", err)
 	}

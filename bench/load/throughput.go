@@ -97,15 +97,13 @@ func (o options) measure(s *stack, r row) (result, error) {
 	}
 	res.n = l.n
 
-	c, err := startChild(o.childArgs(s, r)...)
+	logPath := filepath.Join(o.logs, run+"-"+strings.ReplaceAll(r.name, " ", "_")+".log")
+	c, err := startChild(logPath, o.childArgs(s, r)...)
 	if err != nil {
 		return res, err
 	}
-	logPath := filepath.Join(o.logs, run+"-"+strings.ReplaceAll(r.name, " ", "_")+".log")
 	defer func() {
-		out, err := c.stop()
-		_ = os.WriteFile(logPath, []byte(out), 0o644)
-		if err != nil {
+		if _, err := c.stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: child exited: %v (log %s)\n", r.name, err, logPath)
 		}
 	}()
