@@ -76,9 +76,10 @@ const (
 // probeOnce probes Perfex and moves the gate according to the answer. A
 // failure is confirmed before it closes the gate: the probes go on for
 // confirmFor and confirmProbes probes, and an answer to a probe or to any
-// other request in that time means Perfex is up. A rate limit is an explicit answer and needs
-// no confirmation: every worker waits for its reset, and the failure that
-// led to the probe uses no attempt, but it is no outage.
+// other request in that time means Perfex is up. A rate limit is an
+// explicit answer and needs no confirmation: every worker waits for its
+// reset, and the failure that led to the probe uses no attempt, but it is
+// no outage.
 func (g *gate) probeOnce(ctx context.Context, probe func(context.Context) error) verdict {
 	began := time.Now()
 	for failed := 1; ; failed++ {
