@@ -45,8 +45,18 @@ func (f *fleet) start(i int) {
 	if f.procs == nil {
 		f.procs, f.exited = map[int]*exec.Cmd{}, map[int]chan struct{}{}
 	}
+	// --max-deliveries is high because the server's delivery count, which
+	// it limits, counts every delivery that a killed or stopped process
+	// held: with a kill about every 3 s among three processes, each one
+	// lives some 9 s, and a command for a hot contact, queued in a process
+	// behind that contact's other commands, is held through dozens of
+	// deaths (up to 32 deliveries in a run). At 30, a few valid commands
+	// per run reached the limit by deaths alone, and random faults on that
+	// last delivery (three in a row while Perfex answered others)
+	// dead-lettered them. A command that really keeps failing is
+	// dead-lettered at the limit all the same (e2e, TestPoison...).
 	cmd := exec.Command(binary, "run", "--log-level", "debug", "--log-format", "json", "--metrics-addr=",
-		"--concurrency", "8", "--max-deliveries", "30", "--ack-wait", "5s",
+		"--concurrency", "8", "--max-deliveries", "100", "--ack-wait", "5s",
 		"--retry-initial", "50ms", "--retry-max", "1s", "--drain-timeout", "3s",
 		"--perfex-timeout", "1s", "--perfex-recovery-ramp", "3s", "--worker-id", "chaos-"+strconv.Itoa(i))
 	cmd.Env = append(os.Environ(), "NATS_URL="+f.natsURL, "PERFEX_API_URL="+f.simURL, "PERFEX_API_TOKEN="+token)
